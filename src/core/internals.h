@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Interrupt core internals: descriptors, actions, domains. */
+#ifndef IK_CORE_INTERNALS_H
+#define IK_CORE_INTERNALS_H
+
+#include <irqkit/irqdomain.h>
+#include <irqkit/osl.h>
+
+#include "xarray.h"
+
+struct ik_irqaction {
+	ik_irq_handler_t handler;
+	ik_irq_handler_t thread_fn;
+	void *dev_id;
+	unsigned int flags;             /* IK_IRQF_* */
+	const char *name;
+	unsigned int irq;
+	struct ik_irq_desc *desc;
+	struct ik_irqaction *next;
+	struct ik_os_work thread_work;
+	uint32_t thread_mask;           /* this action's bit in desc->threads_oneshot */
+	bool thread_queued;             /* under desc->lock */
+};
+
+struct ik_irq_desc {
+	struct ik_irq_common_data common;
+	struct ik_irq_data irq_data;    /* outermost level */
+	ik_irq_flow_handler_t handle_irq;
+	struct ik_irqaction *action;    /* list, modified under lock + request_mutex */
+	uint32_t istate;                /* IK_IRQS_*, under lock */
+	unsigned int depth;             /* nested disables; 1 while shut down */
+	unsigned int nr_actions;
+	/* Spurious detection (spurious.c), under lock. */
+	uint32_t irq_count;
+	uint32_t irqs_unhandled;
+	uint64_t last_unhandled_ns;
+	uint64_t spurious_disables;
+	/* Threaded handlers. */
+	uint32_t threads_oneshot;       /* threads that must finish before unmask */
+	uint32_t threads_active;        /* queued or running threads */
+	uint32_t handlers_running;      /* CPUs inside the actions of this desc */
+	uint64_t *kstat;                /* per-CPU handled counts */
+	ik_cpumask_t pending_mask;      /* deferred affinity move */
+	ik_spinlock_t lock;
+	ik_mutex_t request_mutex;
+	unsigned int alloc_nr;          /* size of the allocation this desc starts; 0 if not first */
+};
+
+#define ik_desc_irqd(desc) (&(desc)->irq_data)
+
+static inline bool ik_desc_test_istate(const struct ik_irq_desc *desc, uint32_t bit)
+{
+	return (desc->istate & bit) != 0;
+}
+
+/* log.c */
+void ik_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ik_warn(...) ik_log(IK_LOG_WARN, __VA_ARGS__)
+#define ik_err(...) ik_log(IK_LOG_ERR, __VA_ARGS__)
+#define ik_info(...) ik_log(IK_LOG_INFO, __VA_ARGS__)
+/* Report a broken invariant with its location; returns @cond. */
+bool ik_warn_on(bool cond, const char *expr, const char *file, int line);
+#define IK_WARN_ON(cond) ik_warn_on(!!(cond), #cond, __FILE__, __LINE__)
+#define ik_lockdep_assert_held(lock) IK_WARN_ON(!ik_os_spin_held(lock))
+
+void ik_memset(void *dst, int c, size_t n);
+void ik_memcpy(void *dst, const void *src, size_t n);
+
+/* irqdesc.c */
+bool ik_core_ready(void);
+int ik_irq_alloc_descs(unsigned int nr, const struct ik_irq_affinity_desc *affinity);
+void ik_irq_free_descs(unsigned int irq, unsigned int nr);
+unsigned int ik_nr_cpus(void);
+const ik_cpumask_t *ik_cpu_online_mask(void);
+bool ik_cpu_is_online(unsigned int cpu);
+/* Take/release the descriptor lock and the chip bus lock around configuration. */
+struct ik_irq_desc *ik_irq_get_desc_buslock(unsigned int irq, ik_irqflags_t *flags);
+void ik_irq_put_desc_busunlock(struct ik_irq_desc *desc, ik_irqflags_t flags);
+void ik_chip_bus_lock(struct ik_irq_desc *desc);
+void ik_chip_bus_sync_unlock(struct ik_irq_desc *desc);
+
+/* chip.c: state machine helpers, descriptor lock held */
+int ik_irq_startup(struct ik_irq_desc *desc, bool resend);
+void ik_irq_shutdown(struct ik_irq_desc *desc);
+void ik_irq_enable(struct ik_irq_desc *desc);
+void ik_irq_disable(struct ik_irq_desc *desc);
+void ik_mask_irq(struct ik_irq_desc *desc);
+void ik_unmask_irq(struct ik_irq_desc *desc);
+int ik_irq_activate(struct ik_irq_desc *desc);
+ik_irqreturn_t ik_handle_irq_event(struct ik_irq_desc *desc);
+void ik_kstat_incr(struct ik_irq_desc *desc);
+
+/* resend.c */
+int ik_check_irq_resend(struct ik_irq_desc *desc, bool inject);
+
+/* spurious.c */
+void ik_note_interrupt(struct ik_irq_desc *desc, ik_irqreturn_t ret);
+void ik_spurious_reset(struct ik_irq_desc *desc);
+
+/* manage.c */
+int ik_irq_do_set_affinity(struct ik_irq_data *data, const ik_cpumask_t *mask, bool force);
+void ik_irq_move_pending(struct ik_irq_desc *desc);
+void ik_irq_wake_thread(struct ik_irq_desc *desc, struct ik_irqaction *action);
+
+/* irqdomain.c */
+bool ik_irq_domains_empty(void);
+
+#endif /* IK_CORE_INTERNALS_H */
