@@ -124,9 +124,13 @@ static void mx_log(int level, const char *fmt, ...)
 
 #define mx_misuse(...) mx_log(IK_LOG_WARN, "matrix: " __VA_ARGS__)
 
+/* Open-coded so that the freestanding library needs no libgcc helper. */
 static inline unsigned int mx_popcount(uint64_t w)
 {
-	return (unsigned int)__builtin_popcountll(w);
+	w = w - ((w >> 1) & 0x5555555555555555ull);
+	w = (w & 0x3333333333333333ull) + ((w >> 2) & 0x3333333333333333ull);
+	w = (w + (w >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned int)((w * 0x0101010101010101ull) >> 56);
 }
 
 static inline bool mx_test(const uint64_t *map, unsigned int bit)
@@ -202,19 +206,19 @@ static void mx_tree_set(struct mx_tree *t, unsigned int cpu, uint32_t key)
 {
 	uint32_t *n = t->node;
 	unsigned int i = t->leaves + cpu;
+	uint32_t k = key;
 
-	if (n[i] == key)
+	if (n[i] == k)
 		return;
-	n[i] = key;
+	n[i] = k;
 	while (i > 1) {
-		unsigned int p = i >> 1;
-		uint32_t k = mx_max32(n[i], n[i ^ 1]);
-
+		/* k is n[i]; kept in a register rather than reloaded. */
+		k = mx_max32(k, n[i ^ 1]);
+		i >>= 1;
 		/* An unchanged node leaves every ancestor unchanged. */
-		if (n[p] == k)
+		if (n[i] == k)
 			break;
-		n[p] = k;
-		i = p;
+		n[i] = k;
 	}
 }
 
@@ -227,8 +231,15 @@ static void mx_update_cpu(struct ik_irq_matrix *m, unsigned int cpu)
 	mx_tree_set(&m->managed_tree, cpu, mx_managed_key(cm, cpu));
 }
 
-/* Below this many selected CPUs a subtree is resolved by reading leaves. */
-#define MX_LEAF_SCAN 4
+/* Up to four selected CPUs, a subtree is resolved by reading their leaves. */
+static inline bool mx_at_most_4(uint64_t bits)
+{
+	bits &= bits - 1;
+	bits &= bits - 1;
+	bits &= bits - 1;
+	bits &= bits - 1;
+	return !bits;
+}
 
 /*
  * Best key under node @idx, which covers @width leaves (width <= 64, a
@@ -244,7 +255,7 @@ static uint32_t mx_tree_best_sub(const uint32_t *n, unsigned int idx, unsigned i
 		return best;
 	if (bits == full)
 		return n[idx];
-	if (mx_popcount(bits) <= MX_LEAF_SCAN) {
+	if (mx_at_most_4(bits)) {
 		const uint32_t *leaf = &n[idx * width];
 
 		while (bits) {
@@ -262,37 +273,82 @@ static uint32_t mx_tree_best_sub(const uint32_t *n, unsigned int idx, unsigned i
 	return best;
 }
 
+/*
+ * Mask scanning.  The mask must be read word by word up to nr_cpus, so for
+ * big machines the scan is what costs: blocks of MX_SCAN_BLOCK words are
+ * ORed together two words at a time (GCC/Clang vector extension, SSE2 on
+ * x86-64, plain integers elsewhere) and empty blocks are skipped.
+ */
+#define MX_SCAN_BLOCK 16
+
+typedef uint64_t mx_u64x2 __attribute__((vector_size(16)));
+
+static inline mx_u64x2 mx_load2(const uint64_t *p)
+{
+	mx_u64x2 v;
+
+	__builtin_memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static inline bool mx_block_empty(const uint64_t *p)
+{
+	mx_u64x2 a = mx_load2(p) | mx_load2(p + 2);
+	mx_u64x2 b = mx_load2(p + 4) | mx_load2(p + 6);
+	mx_u64x2 c = mx_load2(p + 8) | mx_load2(p + 10);
+	mx_u64x2 d = mx_load2(p + 12) | mx_load2(p + 14);
+
+	a |= b | c | d;
+	return !(a[0] | a[1]);
+}
+
+/* Fold the CPUs of one non-empty mask word @word (word index @w) into @best. */
+static inline uint32_t mx_tree_best_word(const struct mx_tree *t, unsigned int w, uint64_t word,
+					 uint32_t best)
+{
+	/* A single CPU (the common sparse case): its leaf, no descent. */
+	if (!(word & (word - 1)))
+		return mx_max32(best, t->node[t->leaves + w * 64 + (unsigned int)__builtin_ctzll(word)]);
+	return mx_tree_best_sub(t->node, t->leaves / 64 + w, 64, word, best);
+}
+
 /* Best key among the CPUs of @mask (NULL: all); 0 if there is none. */
 static uint32_t mx_tree_best(const struct ik_irq_matrix *m, const struct mx_tree *t,
 			     const ik_cpumask_t *mask)
 {
-	const uint32_t *n = t->node;
 	const uint64_t *bits;
-	unsigned int base = t->leaves / 64;
-	uint32_t root = n[1], best = 0;
+	unsigned int nw = m->nr_words, w = 0, nfull;
+	uint32_t root = t->node[1], best = 0;
 
 	if (!mask || !root)
 		return root;
 
+	/* A partial last word needs masking: leave it to the tail loop. */
+	nfull = m->last_word_mask == ~0ull ? nw : nw - 1;
 	bits = mask->bits;
-	for (unsigned int w = 0; w < m->nr_words; w++) {
-		uint64_t word;
-
-		/* Skip runs of empty mask words cheaply (sparse masks). */
-		if (!(w & 7) && w + 8 <= m->nr_words &&
-		    !(bits[w] | bits[w + 1] | bits[w + 2] | bits[w + 3] |
-		      bits[w + 4] | bits[w + 5] | bits[w + 6] | bits[w + 7])) {
-			w += 7;
+	for (; w + MX_SCAN_BLOCK <= nfull; w += MX_SCAN_BLOCK) {
+		if (mx_block_empty(bits + w))
 			continue;
+		for (unsigned int q = w; q < w + MX_SCAN_BLOCK; q += 4) {
+			if (!(bits[q] | bits[q + 1] | bits[q + 2] | bits[q + 3]))
+				continue;
+			for (unsigned int j = q; j < q + 4; j++) {
+				if (!bits[j])
+					continue;
+				best = mx_tree_best_word(t, j, bits[j], best);
+				/* Nothing beats the overall maximum. */
+				if (best == root)
+					return best;
+			}
 		}
-		word = bits[w];
-		if (w == m->nr_words - 1)
+	}
+	for (; w < nw; w++) {
+		uint64_t word = bits[w];
+
+		if (w == nw - 1)
 			word &= m->last_word_mask;
-		if (!word)
-			continue;
-		best = mx_tree_best_sub(n, base + w, 64, word, best);
-		if (best == root)
-			break;
+		if (word)
+			best = mx_tree_best_word(t, w, word, best);
 	}
 	return best;
 }
