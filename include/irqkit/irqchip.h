@@ -17,6 +17,7 @@
 #include <irqkit/cpumask.h>
 #include <irqkit/irq.h>
 #include <irqkit/msi_msg.h>
+#include <irqkit/osl.h>
 
 struct ik_irq_desc;
 struct ik_irq_domain;
@@ -122,8 +123,10 @@ void ik_handle_simple_irq(struct ik_irq_desc *desc);
 /**
  * ik_generic_handle_irq_desc - run the flow handler of @desc
  * Context: hard interrupt context, local interrupts disabled.
+ * Return: 0, or -IK_ENOENT if @desc has no flow handler (nothing was
+ * acknowledged: the caller must end the interrupt itself).
  */
-void ik_generic_handle_irq_desc(struct ik_irq_desc *desc);
+int ik_generic_handle_irq_desc(struct ik_irq_desc *desc);
 
 /**
  * ik_generic_handle_irq - look up @irq and run its flow handler
@@ -163,6 +166,49 @@ void ik_irq_data_update_effective_affinity(struct ik_irq_data *data, const ik_cp
  * Context: atomic, descriptor lock held.
  */
 void ik_irq_set_handler_locked(struct ik_irq_data *data, ik_irq_flow_handler_t handler);
+
+/* ---- CPUs as the core sees them (maintained by the arch layer) ---------- */
+
+/** ik_cpu_set_online - mark a logical CPU online/offline. Context: any. */
+void ik_cpu_set_online(unsigned int cpu, bool online);
+/** ik_cpu_is_online - Context: any. */
+bool ik_cpu_is_online(unsigned int cpu);
+/** ik_cpu_online_mask - the online CPUs (read-only). */
+const ik_cpumask_t *ik_cpu_online_mask(void);
+
+/**
+ * ik_irq_startup_managed_cpu - restart managed interrupts of a CPU that came
+ * online (their mask includes @cpu and they were shut down for lack of an
+ * online CPU).  A driver's disable is respected.  Context: sleepable.
+ */
+void ik_irq_affinity_online_cpu(unsigned int cpu);
+
+/**
+ * ik_irq_move_pending - complete a deferred affinity move (see
+ * IK_IRQCHIP_MOVE_DEFERRED); called by the arch from the ack path.
+ * Context: hard interrupt, descriptor lock held.
+ */
+void ik_irq_move_pending(struct ik_irq_desc *desc);
+
+/**
+ * ik_irq_do_set_affinity - program a new target through the chip, taking
+ * the online mask into account unless @force.  Context: descriptor lock held.
+ * Return: 0 or the chip's error.
+ */
+int ik_irq_do_set_affinity(struct ik_irq_data *data, const ik_cpumask_t *mask, bool force);
+
+/** ik_irq_desc_lock / unlock - the descriptor lock, for the arch layer. */
+ik_irqflags_t ik_irq_desc_lock(struct ik_irq_desc *desc);
+void ik_irq_desc_unlock(struct ik_irq_desc *desc, ik_irqflags_t flags);
+
+/** ik_irq_desc_has_action - true if a handler is installed (lock held). */
+bool ik_irq_desc_has_action(const struct ik_irq_desc *desc);
+
+/**
+ * ik_irq_shutdown_managed - shut a managed interrupt down and deactivate it
+ * because no CPU of its mask is online.  Context: descriptor lock held.
+ */
+void ik_irq_shutdown_managed(struct ik_irq_desc *desc);
 
 /* ---- Parent-delegation helpers: call the same method one level down ---- */
 

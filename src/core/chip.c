@@ -339,12 +339,14 @@ out_unlock:
 	ik_os_spin_unlock(&desc->lock);
 }
 
-void ik_generic_handle_irq_desc(struct ik_irq_desc *desc)
+int ik_generic_handle_irq_desc(struct ik_irq_desc *desc)
 {
 	ik_irq_flow_handler_t handler = IK_READ_ONCE(desc->handle_irq);
 
-	if (handler)
-		handler(desc);
+	if (!handler)
+		return -IK_ENOENT;
+	handler(desc);
+	return 0;
 }
 
 int ik_generic_handle_irq(unsigned int irq)
@@ -353,8 +355,7 @@ int ik_generic_handle_irq(unsigned int irq)
 
 	if (!desc)
 		return -IK_EINVAL;
-	ik_generic_handle_irq_desc(desc);
-	return 0;
+	return ik_generic_handle_irq_desc(desc);
 }
 
 /* ---- Parent delegation ------------------------------------------------- */

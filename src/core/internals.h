@@ -71,8 +71,6 @@ bool ik_core_ready(void);
 int ik_irq_alloc_descs(unsigned int nr, const struct ik_irq_affinity_desc *affinity);
 void ik_irq_free_descs(unsigned int irq, unsigned int nr);
 unsigned int ik_nr_cpus(void);
-const ik_cpumask_t *ik_cpu_online_mask(void);
-bool ik_cpu_is_online(unsigned int cpu);
 /* Take/release the descriptor lock and the chip bus lock around configuration. */
 struct ik_irq_desc *ik_irq_get_desc_buslock(unsigned int irq, ik_irqflags_t *flags);
 void ik_irq_put_desc_busunlock(struct ik_irq_desc *desc, ik_irqflags_t flags);
@@ -98,8 +96,6 @@ void ik_note_interrupt(struct ik_irq_desc *desc, ik_irqreturn_t ret);
 void ik_spurious_reset(struct ik_irq_desc *desc);
 
 /* manage.c */
-int ik_irq_do_set_affinity(struct ik_irq_data *data, const ik_cpumask_t *mask, bool force);
-void ik_irq_move_pending(struct ik_irq_desc *desc);
 void ik_irq_wake_thread(struct ik_irq_desc *desc, struct ik_irqaction *action);
 
 /* irqdomain.c */

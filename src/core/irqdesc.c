@@ -48,8 +48,6 @@ bool ik_cpu_is_online(unsigned int cpu)
 	return ik_cpumask_test_cpu(cpu, &core.online);
 }
 
-/* Called by the arch layer on the CPU that comes up or goes down. */
-void ik_cpu_set_online(unsigned int cpu, bool online);
 void ik_cpu_set_online(unsigned int cpu, bool online)
 {
 	ik_irqflags_t flags;

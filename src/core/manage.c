@@ -375,6 +375,7 @@ static int set_affinity_locked(struct ik_irq_desc *desc, const ik_cpumask_t *mas
 {
 	struct ik_irq_data *d = &desc->irq_data;
 	const struct ik_irq_chip *chip = d->chip;
+	int ret;
 
 	if (!ik_cpumask_intersects(mask, ik_cpu_online_mask()))
 		return -IK_EINVAL;
@@ -390,7 +391,14 @@ static int set_affinity_locked(struct ik_irq_desc *desc, const ik_cpumask_t *mas
 		ik_irqd_set(d, IK_IRQD_SETAFFINITY_PENDING);
 		return 0;
 	}
-	return ik_irq_do_set_affinity(d, mask, false);
+	ret = ik_irq_do_set_affinity(d, mask, false);
+	if (ret == -IK_EBUSY) {
+		/* The previous move is not complete: finish it from the next interrupt. */
+		ik_cpumask_copy(&desc->pending_mask, mask);
+		ik_irqd_set(d, IK_IRQD_SETAFFINITY_PENDING);
+		ret = 0;
+	}
+	return ret;
 }
 
 int ik_irq_set_affinity(unsigned int irq, const ik_cpumask_t *mask)
@@ -429,7 +437,8 @@ void ik_irq_move_pending(struct ik_irq_desc *desc)
 	masked = ik_irqd_test(d, IK_IRQD_MASKED);
 	if (!masked)
 		ik_mask_irq(desc);
-	ik_irq_do_set_affinity(d, &desc->pending_mask, false);
+	if (ik_irq_do_set_affinity(d, &desc->pending_mask, false) == -IK_EBUSY)
+		ik_irqd_set(d, IK_IRQD_SETAFFINITY_PENDING);
 	if (!masked)
 		ik_unmask_irq(desc);
 }
