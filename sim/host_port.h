@@ -26,3 +26,5 @@ void sim_port_set_log_level(int level);
 /* Number of log lines emitted at IK_LOG_WARN or worse, and the last one. */
 uint64_t sim_port_warnings(void);
 const char *sim_port_last_log(void);
+
+#endif /* IKSIM_HOST_PORT_H */

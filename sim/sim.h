@@ -131,6 +131,15 @@ uint64_t sim_now(const struct sim_machine *m);
 
 bool sim_lapic_irr_test(struct sim_machine *m, unsigned int cpu, unsigned int vector);
 bool sim_lapic_isr_test(struct sim_machine *m, unsigned int cpu, unsigned int vector);
+bool sim_lapic_tmr_test(struct sim_machine *m, unsigned int cpu, unsigned int vector);
+
+/*
+ * The CPU the calling code runs as: in deterministic mode the CPU selected
+ * by sim_run_on_cpu() or an interrupt delivery, else the first online CPU;
+ * in threaded mode the CPU thread's own CPU, else the first online CPU.
+ * (The host port's ik_os_cpu_id() returns the same.)
+ */
+unsigned int sim_cpu_current(struct sim_machine *m);
 
 enum sim_stat {
 	SIM_STAT_MSI_ACCEPTED,      /* messages latched into some IRR */
@@ -141,11 +150,52 @@ enum sim_stat {
 	SIM_STAT_INTERRUPTS_TAKEN,  /* vectors taken by CPUs (all CPUs) */
 	SIM_STAT_IPIS_SENT,
 	SIM_STAT_UNMAPPED_WRITES,
+	SIM_STAT_MSI_COALESCED,     /* accepted, but merged with an IRR bit already set */
+	SIM_STAT_EOIS,              /* EOI writes that retired an ISR bit */
+	SIM_STAT_LEVEL_EOIS,        /* ... of which for a level-triggered vector (TMR set) */
+	SIM_STAT_EVENTS_RUN,        /* sim_schedule() events run */
+	SIM_STAT_NMIS,              /* NMI IPIs received (counted, not delivered) */
 	SIM_STAT_COUNT
 };
 uint64_t sim_stat(const struct sim_machine *m, enum sim_stat which);
 /** Vectors taken per CPU and vector (for tests). */
 uint64_t sim_cpu_vector_count(const struct sim_machine *m, unsigned int cpu, unsigned int vector);
+
+/* ---- PCI configuration space ---------------------------------------------- */
+
+/*
+ * Handler for configuration accesses (a PCI/ECAM model plugs in here).  The
+ * host port has already validated @size (1, 2, 4), alignment and @offset
+ * (< 4096).  Without a handler reads return all-ones and writes are ignored.
+ */
+struct sim_pci_cfg_ops {
+	int (*read)(void *opaque, uint16_t segment, uint16_t bdf, uint16_t offset,
+		    unsigned int size, uint32_t *value);
+	int (*write)(void *opaque, uint16_t segment, uint16_t bdf, uint16_t offset,
+		     unsigned int size, uint32_t value);
+};
+void sim_set_pci_cfg_handler(struct sim_machine *m, const struct sim_pci_cfg_ops *ops,
+			     void *opaque);
+int sim_pci_cfg_read(struct sim_machine *m, uint16_t segment, uint16_t bdf, uint16_t offset,
+		     unsigned int size, uint32_t *value);
+int sim_pci_cfg_write(struct sim_machine *m, uint16_t segment, uint16_t bdf, uint16_t offset,
+		      unsigned int size, uint32_t value);
+
+/* ---- Trace (tools; deterministic mode gives a reproducible sequence) ------ */
+
+enum sim_trace_type {
+	SIM_TRACE_EVENT,        /* a scheduled event ran; value = due tick */
+	SIM_TRACE_MSI,          /* a message was accepted; vector, value = address */
+	SIM_TRACE_IPI,          /* an IPI was sent by cpu; value = ICR high:low */
+	SIM_TRACE_IRQ_ENTER,    /* cpu took vector */
+	SIM_TRACE_IRQ_EXIT,
+	SIM_TRACE_EOI,          /* cpu retired vector */
+	SIM_TRACE_WORK,         /* a host work item ran on cpu */
+};
+typedef void (*sim_trace_fn_t)(void *ctx, enum sim_trace_type type, uint64_t now,
+			       unsigned int cpu, unsigned int vector, uint64_t value);
+/* Install a trace callback (NULL to remove).  Called with no sim locks held. */
+void sim_set_trace(struct sim_machine *m, sim_trace_fn_t fn, void *ctx);
 
 /* ---- Allocation failure injection (the host port's ik_os_alloc) ----------- */
 
