@@ -114,6 +114,9 @@ void ik_os_cpu_relax(void);
  * @wait: if true, return after @fn has completed; must then not be called
  *        with interrupts disabled.  If false, return once the call is queued.
  *
+ * When @cpu is the calling CPU the host may run @fn right away (with local
+ * interrupts disabled), so the caller must not hold a lock that @fn takes.
+ *
  * Context: sleepable when @wait; any when !@wait.
  * Return: 0, -IK_EINVAL for a CPU number out of range, -IK_ENODEV if the
  * CPU cannot take calls (not running).

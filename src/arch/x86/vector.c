@@ -147,10 +147,26 @@ static void send_ipi(unsigned int cpu, unsigned int vector)
 }
 
 /*
+ * Release (@cpu, @vector) on a CPU that is already offline.  Only that CPU
+ * can read its IRR: there an interrupt still latched is replayed on the
+ * new target; elsewhere it is replayed unconditionally (at worst one extra
+ * interrupt, never a lost one).  The slot is marked so that the stale IRR
+ * bit, if the dying CPU still takes it, is absorbed silently.
+ * Return: true if the interrupt must be replayed on its new target.
+ */
+static bool release_offline_vector(struct apic_chip_data *apicd, unsigned int cpu,
+				   unsigned int vector)
+{
+	bool replay = cpu == ik_os_cpu_id() ? apic_irr_pending(vector) : true;
+
+	set_slot(cpu, vector, VECTOR_RETRIGGERED);
+	ik_irq_matrix_free(vec.matrix, cpu, vector, apicd->is_managed);
+	return replay;
+}
+
+/*
  * Switch @d to (@cpu, @vector), keeping the old pair alive as the move's
- * previous target if its CPU is online.  If the old CPU is offline we are
- * running on it (CPU offline path): an interrupt already latched in its
- * IRR for the old vector is replayed on the new target.
+ * previous target while its CPU is online.
  */
 static void update_vector(struct ik_irq_data *d, unsigned int cpu, unsigned int vector)
 {
@@ -164,10 +180,7 @@ static void update_vector(struct ik_irq_data *d, unsigned int cpu, unsigned int 
 			apicd->prev_vector = apicd->vector;
 			apicd->move_in_progress = true;
 		} else {
-			if (apicd->cpu == ik_os_cpu_id())
-				replay = apic_irr_pending(apicd->vector);
-			set_slot(apicd->cpu, apicd->vector, VECTOR_UNUSED);
-			ik_irq_matrix_free(vec.matrix, apicd->cpu, apicd->vector, apicd->is_managed);
+			replay = release_offline_vector(apicd, apicd->cpu, apicd->vector);
 		}
 	}
 	set_target(d, cpu, vector);
@@ -332,12 +345,19 @@ static void cleanup_handler(void *arg);
 
 static void cleanup_retry_fn(struct ik_os_work *work)
 {
-	ik_irqflags_t flags = ik_os_spin_lock_irqsave(&vec.lock);
+	ik_cpumask_t cpus;
+	ik_irqflags_t flags;
+	unsigned int cpu;
 
-	for (unsigned int cpu = 0; cpu < vec.nr_cpus; cpu++)
+	ik_cpumask_clear(&cpus);
+	flags = ik_os_spin_lock_irqsave(&vec.lock);
+	for (cpu = 0; cpu < vec.nr_cpus; cpu++)
 		if (vec.cleanup_list[cpu])
-			ik_os_cpu_call(cpu, cleanup_handler, NULL, false);
+			ik_cpumask_set_cpu(cpu, &cpus);
 	ik_os_spin_unlock_irqrestore(&vec.lock, flags);
+	/* Outside the lock: a call to the current CPU may run right here. */
+	ik_for_each_cpu(cpu, &cpus)
+		ik_os_cpu_call(cpu, cleanup_handler, NULL, false);
 }
 
 /*
@@ -374,6 +394,8 @@ static void cleanup_handler(void *arg)
 /* The first interrupt arrived on the new target: release the old one. */
 static void complete_move(struct apic_chip_data *apicd, unsigned int cpu, unsigned int vector)
 {
+	unsigned int target = ~0u;
+
 	ik_os_spin_lock(&vec.lock);
 	if (apicd->move_in_progress && !apicd->on_cleanup_list && apicd->cpu == cpu &&
 	    apicd->vector == vector) {
@@ -383,10 +405,12 @@ static void complete_move(struct apic_chip_data *apicd, unsigned int cpu, unsign
 			apicd->cleanup_next = vec.cleanup_list[apicd->prev_cpu];
 			vec.cleanup_list[apicd->prev_cpu] = apicd;
 			apicd->on_cleanup_list = true;
-			ik_os_cpu_call(apicd->prev_cpu, cleanup_handler, NULL, false);
+			target = apicd->prev_cpu;
 		}
 	}
 	ik_os_spin_unlock(&vec.lock);
+	if (target != ~0u)
+		ik_os_cpu_call(target, cleanup_handler, NULL, false);
 }
 
 static void vector_ack(struct ik_irq_data *d)
@@ -508,26 +532,21 @@ int ik_x86_cpu_online(void)
 }
 
 /*
- * Complete a move before moving again from the offline path.  A previous
- * vector on the dying CPU is checked in our own IRR; one on another CPU
- * cannot be checked from here, so the interrupt is replayed on the new
- * target unconditionally (a possible extra interrupt, never a lost one)
- * and the old slot is marked so a late hit there is silently absorbed.
+ * Complete a move before moving again from the offline path: the previous
+ * vector is released at once (see release_offline_vector() for why that
+ * cannot lose the interrupt).
  */
-static void force_complete_move(struct apic_chip_data *apicd, unsigned int this_cpu)
+static void force_complete_move(struct apic_chip_data *apicd)
 {
 	bool replay;
 
 	ik_lockdep_assert_held(&vec.lock);
 	if (!apicd->move_in_progress)
 		return;
-	if (apicd->prev_cpu == this_cpu) {
-		replay = apic_irr_pending(apicd->prev_vector);
-		free_prev_vector(apicd, VECTOR_UNUSED);
-	} else {
-		replay = true;
-		free_prev_vector(apicd, VECTOR_RETRIGGERED);
-	}
+	cleanup_list_remove(apicd);
+	replay = release_offline_vector(apicd, apicd->prev_cpu, apicd->prev_vector);
+	apicd->move_in_progress = false;
+	vec.stats[apicd->prev_cpu].cleanups++;
 	if (replay)
 		send_ipi(apicd->cpu, apicd->vector);
 }
@@ -552,7 +571,7 @@ static int migrate_one(unsigned int irq, void *arg)
 
 	ik_os_spin_lock(&vec.lock);
 	if (apicd->prev_cpu == cpu || apicd->cpu == cpu)
-		force_complete_move(apicd, cpu);
+		force_complete_move(apicd);
 	ik_os_spin_unlock(&vec.lock);
 
 	if (apicd->cpu != cpu || !has_vector(apicd) || !ik_irqd_test(outer, IK_IRQD_ACTIVATED))
