@@ -670,19 +670,15 @@ void sim_schedule(struct sim_machine *m, uint64_t delay, void (*fn)(void *), voi
 
 uint64_t sim_run_until_idle(struct sim_machine *m)
 {
-	uint64_t steps = 0;
+	uint64_t start = sim_actions(m);
 
 	if (is_threaded(m))
 		return threaded_run_until_idle(m);
-	for (;;) {
-		uint64_t done = sim_det_step(m);
-
-		if (!done)
-			break;
-		steps += done;
-		if (steps > SIM_IDLE_STEP_CAP)
+	/* Steps are actions (events, vectors, work items), nested ones included. */
+	while (sim_det_step(m)) {
+		if (sim_actions(m) - start > SIM_IDLE_STEP_CAP)
 			sim_fatal("sim_run_until_idle: still busy after %llu steps (interrupt storm "
-				  "or work requeuing itself?)", (unsigned long long)steps);
+				  "or work requeuing itself?)", (unsigned long long)SIM_IDLE_STEP_CAP);
 	}
-	return steps;
+	return sim_actions(m) - start;
 }
