@@ -54,14 +54,19 @@
  *    recomputing max(left, right); stop as soon as a node keeps its value,
  *    since nothing above it can then change.  O(log n), usually less.
  *  - Query with mask == NULL ("every online CPU"): the root.  O(1).
- *  - Query with an explicit mask: scan the mask words that cover real CPUs
- *    eight at a time, skipping empty blocks.  For a non-empty word, the
- *    64-CPU node is consulted first: if its key cannot beat the best found
- *    so far the word is pruned; if the word selects all of its CPUs the
- *    node key is the answer for that word; otherwise the subtree is
- *    descended, pruning on the node keys and on empty sub-masks, and
- *    reading leaves directly once only a few CPUs remain.  The scan stops
- *    early when the best candidate equals the root (nothing can beat it).
+ *  - Query with an explicit mask: the mask words that cover real CPUs are
+ *    scanned in blocks of 16 (1024 CPUs), empty blocks skipped with a few
+ *    wide ORs.  A word with a single CPU costs one leaf read.  For any
+ *    other non-empty word the 64-CPU node is consulted first: if its key
+ *    cannot beat the best found so far the word is pruned; if the word
+ *    selects all of its CPUs the node key is the answer for that word;
+ *    otherwise the subtree is descended, pruning on node keys and empty
+ *    sub-masks, reading leaves directly once at most four CPUs remain.
+ *    The scan stops early when the best candidate equals the root.
+ *    Reading the mask is O(nr_cpus / 64) words and cannot be avoided; the
+ *    rest is O(k log n) for k selected CPUs, usually much less.
+ *
+ * Masks: CPUs at or above nr_cpus are ignored everywhere.
  *
  * Locking: none.  The caller (the x86 vector domain) serialises all calls
  * with its vector lock.  Nothing here allocates or sleeps except create
