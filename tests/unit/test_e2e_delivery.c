@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "testbed.h"
@@ -30,6 +31,8 @@ static ik_irqreturn_t line_handler(unsigned int irq, void *dev_id)
 	struct line *l = dev_id;
 
 	l->runs++;
+	if (getenv("IK_TEST_VERBOSE"))
+		printf("handler irq%u slot %u on cpu%u\n", irq, l->slot, sim_cpu_current(l->tb->m));
 	/* A driver reads its device's event count; the test device's counter plays that role. */
 	l->seen = sim_testdev_fired(l->tb->dev, l->slot);
 	return IK_IRQ_HANDLED;
@@ -165,6 +168,8 @@ static void fire_event(void *arg)
 	if (!c->left)
 		return;
 	c->left--;
+	if (getenv("IK_TEST_VERBOSE"))
+		printf("fire slot %u\n", c->l->slot);
 	sim_testdev_fire(tb->dev, c->l->slot);
 	sim_schedule(tb->m, 1 + sim_rand(tb->m) % 8, fire_event, c);
 }
@@ -194,6 +199,20 @@ static void random_mask(struct testbed *tb, ik_cpumask_t *mask)
 	}
 }
 
+static bool verbose(void)
+{
+	return getenv("IK_TEST_VERBOSE") != NULL;
+}
+
+static void trace_fn(void *ctx, enum sim_trace_type type, uint64_t now, unsigned int cpu,
+		     unsigned int vector, uint64_t value)
+{
+	static const char *names[] = { "event", "msi", "ipi", "enter", "exit", "eoi", "work" };
+
+	printf("  t=%llu %s cpu%u vec 0x%x val 0x%llx\n", (unsigned long long)now, names[type], cpu,
+	       vector, (unsigned long long)value);
+}
+
 static void run_moves(uint64_t seed, bool hotplug)
 {
 	struct testbed tb;
@@ -204,6 +223,8 @@ static void run_moves(uint64_t seed, bool hotplug)
 
 	testbed_init(&tb, &o);
 	setup_lines(&tb, lines, NR_IRQS);
+	if (getenv("IK_TEST_TRACE"))
+		sim_set_trace(tb.m, trace_fn, NULL);
 	for (unsigned int i = 0; i < NR_IRQS; i++) {
 		chains[i] = (struct chain){ .l = &lines[i], .left = 150 };
 		sim_schedule(tb.m, 1 + i, fire_event, &chains[i]);
@@ -216,10 +237,16 @@ static void run_moves(uint64_t seed, bool hotplug)
 			if (offline_cpu == ~0u) {
 				unsigned int cpu = (unsigned int)(sim_rand(tb.m) % tb.nr_cpus);
 
-				if (testbed_cpu_offline(&tb, cpu) == 0)
+				int ret = testbed_cpu_offline(&tb, cpu);
+
+				if (ret == 0)
 					offline_cpu = cpu;
+				if (verbose())
+					printf("offline cpu%u: %d\n", cpu, ret);
 			} else {
 				assert_int_equal(testbed_cpu_online(&tb, offline_cpu), 0);
+				if (verbose())
+					printf("online cpu%u\n", offline_cpu);
 				offline_cpu = ~0u;
 			}
 		} else {
@@ -231,6 +258,9 @@ static void run_moves(uint64_t seed, bool hotplug)
 				cpu = (unsigned int)(sim_rand(tb.m) % tb.nr_cpus);
 			} while (cpu == offline_cpu);
 			testbed_on_cpu(&tb, cpu, move_fn, &mv);
+			if (verbose())
+				printf("move irq%u mask %llx on cpu%u: %d\n", mv.irq,
+				       (unsigned long long)mv.mask.bits[0], cpu, mv.ret);
 			if (offline_cpu != ~0u && ik_cpumask_weight(&mv.mask) == 1 &&
 			    ik_cpumask_test_cpu(offline_cpu, &mv.mask))
 				assert_int_equal(mv.ret, -IK_EINVAL);
@@ -248,6 +278,16 @@ static void run_moves(uint64_t seed, bool hotplug)
 	for (unsigned int i = 0; i < NR_IRQS; i++) {
 		uint64_t fired = sim_testdev_fired(tb.dev, i);
 
+		if (lines[i].seen != fired && verbose()) {
+			struct ik_irq_info info;
+			struct ik_x86_irq_target t;
+
+			ik_irq_get_info(lines[i].irq, &info);
+			ik_x86_irq_target(lines[i].irq, &t);
+			printf("irq%u state %x istate %x depth %u actions %u; cpu%u vec 0x%x prev cpu%u 0x%x mip %d\n",
+			       lines[i].irq, info.state, info.istate, info.depth, info.nr_actions, t.cpu,
+			       t.vector, t.prev_cpu, t.prev_vector, t.move_in_progress);
+		}
 		if (lines[i].seen != fired)
 			fail_msg("seed %llu irq %u: fired %llu, last seen %llu (lost interrupt)",
 				 (unsigned long long)seed, i, (unsigned long long)fired,
@@ -271,16 +311,26 @@ static void run_moves(uint64_t seed, bool hotplug)
 	assert_int_equal(testbed_fini(&tb), 0);
 }
 
+/* IK_TEST_SEED=n runs only seed n (to reproduce a failure). */
+static bool seed_selected(uint64_t seed)
+{
+	const char *only = getenv("IK_TEST_SEED");
+
+	return !only || strtoull(only, NULL, 0) == seed;
+}
+
 static void test_random_moves(void **state)
 {
 	for (uint64_t seed = 1; seed <= 128; seed++)
-		run_moves(seed, false);
+		if (seed_selected(seed))
+			run_moves(seed, false);
 }
 
 static void test_random_moves_hotplug(void **state)
 {
 	for (uint64_t seed = 1001; seed <= 1128; seed++)
-		run_moves(seed, true);
+		if (seed_selected(seed))
+			run_moves(seed, true);
 }
 
 int main(void)

@@ -147,15 +147,15 @@ static void send_ipi(unsigned int cpu, unsigned int vector)
 }
 
 /*
- * Release (@cpu, @vector) on a CPU that is already offline.  Only that CPU
- * can read its IRR: there an interrupt still latched is replayed on the
- * new target; elsewhere it is replayed unconditionally (at worst one extra
- * interrupt, never a lost one).  The slot is marked so that the stale IRR
- * bit, if the dying CPU still takes it, is absorbed silently.
+ * Release (@cpu, @vector) without waiting for an interrupt on the new
+ * target.  Only @cpu can read its own IRR: there an interrupt still
+ * latched is replayed on the new target; from elsewhere it is replayed
+ * unconditionally (at worst one extra interrupt, never a lost one).  The
+ * slot is marked so that a stale IRR bit taken later is absorbed silently.
  * Return: true if the interrupt must be replayed on its new target.
  */
-static bool release_offline_vector(struct apic_chip_data *apicd, unsigned int cpu,
-				   unsigned int vector)
+static bool release_vector_now(struct apic_chip_data *apicd, unsigned int cpu,
+			       unsigned int vector)
 {
 	bool replay = cpu == ik_os_cpu_id() ? apic_irr_pending(vector) : true;
 
@@ -165,27 +165,22 @@ static bool release_offline_vector(struct apic_chip_data *apicd, unsigned int cp
 }
 
 /*
- * Switch @d to (@cpu, @vector), keeping the old pair alive as the move's
- * previous target while its CPU is online.
+ * Switch @d to (@cpu, @vector).  The old pair stays routed to the
+ * interrupt as the move's previous target, also when its CPU is going
+ * offline: the dying CPU releases it only after every device message has
+ * been rewritten (see ik_x86_cpu_offline()).
  */
 static void update_vector(struct ik_irq_data *d, unsigned int cpu, unsigned int vector)
 {
 	struct apic_chip_data *apicd = d->chip_data;
-	bool replay = false;
 
 	ik_lockdep_assert_held(&vec.lock);
 	if (has_vector(apicd)) {
-		if (ik_cpu_is_online(apicd->cpu)) {
-			apicd->prev_cpu = apicd->cpu;
-			apicd->prev_vector = apicd->vector;
-			apicd->move_in_progress = true;
-		} else {
-			replay = release_offline_vector(apicd, apicd->cpu, apicd->vector);
-		}
+		apicd->prev_cpu = apicd->cpu;
+		apicd->prev_vector = apicd->vector;
+		apicd->move_in_progress = true;
 	}
 	set_target(d, cpu, vector);
-	if (replay)
-		send_ipi(cpu, vector);
 }
 
 static int assign_vector_locked(struct ik_irq_data *d, const ik_cpumask_t *dest, bool reserved)
@@ -343,6 +338,27 @@ static const struct ik_irq_domain_ops vector_domain_ops = {
 
 static void cleanup_handler(void *arg);
 
+/*
+ * Complete a move at once, without waiting for an interrupt on the new
+ * target (CPU offline).  See release_vector_now() for why that cannot lose
+ * the interrupt.
+ */
+static void force_complete_move(struct apic_chip_data *apicd)
+{
+	bool replay;
+
+	ik_lockdep_assert_held(&vec.lock);
+	if (!apicd->move_in_progress)
+		return;
+	cleanup_list_remove(apicd);
+	replay = release_vector_now(apicd, apicd->prev_cpu, apicd->prev_vector);
+	apicd->move_in_progress = false;
+	vec.stats[apicd->prev_cpu].cleanups++;
+	if (replay)
+		send_ipi(apicd->cpu, apicd->vector);
+}
+
+
 static void cleanup_retry_fn(struct ik_os_work *work)
 {
 	ik_cpumask_t cpus;
@@ -399,9 +415,12 @@ static void complete_move(struct apic_chip_data *apicd, unsigned int cpu, unsign
 	ik_os_spin_lock(&vec.lock);
 	if (apicd->move_in_progress && !apicd->on_cleanup_list && apicd->cpu == cpu &&
 	    apicd->vector == vector) {
-		if (!ik_cpu_is_online(apicd->prev_cpu)) {
-			free_prev_vector(apicd, VECTOR_UNUSED);
-		} else {
+		/*
+		 * A previous CPU that is going offline releases the vector
+		 * itself once all messages are rewritten; only it can tell
+		 * whether an interrupt is still latched there.
+		 */
+		if (ik_cpu_is_online(apicd->prev_cpu)) {
 			apicd->cleanup_next = vec.cleanup_list[apicd->prev_cpu];
 			vec.cleanup_list[apicd->prev_cpu] = apicd;
 			apicd->on_cleanup_list = true;
@@ -531,26 +550,6 @@ int ik_x86_cpu_online(void)
 	return 0;
 }
 
-/*
- * Complete a move before moving again from the offline path: the previous
- * vector is released at once (see release_offline_vector() for why that
- * cannot lose the interrupt).
- */
-static void force_complete_move(struct apic_chip_data *apicd)
-{
-	bool replay;
-
-	ik_lockdep_assert_held(&vec.lock);
-	if (!apicd->move_in_progress)
-		return;
-	cleanup_list_remove(apicd);
-	replay = release_offline_vector(apicd, apicd->prev_cpu, apicd->prev_vector);
-	apicd->move_in_progress = false;
-	vec.stats[apicd->prev_cpu].cleanups++;
-	if (replay)
-		send_ipi(apicd->cpu, apicd->vector);
-}
-
 static int migrate_one(unsigned int irq, void *arg)
 {
 	unsigned int cpu = *(unsigned int *)arg;
@@ -569,8 +568,9 @@ static int migrate_one(unsigned int irq, void *arg)
 	apicd = d->chip_data;
 	flags = ik_irq_desc_lock(desc);
 
+	/* Moving again needs the previous move finished (previous target elsewhere). */
 	ik_os_spin_lock(&vec.lock);
-	if (apicd->prev_cpu == cpu || apicd->cpu == cpu)
+	if (apicd->cpu == cpu)
 		force_complete_move(apicd);
 	ik_os_spin_unlock(&vec.lock);
 
@@ -593,9 +593,32 @@ static int migrate_one(unsigned int irq, void *arg)
 		ret = ik_irq_do_set_affinity(outer, ik_cpu_online_mask(), false);
 	if (ret)
 		ik_err("irqkit: irq %u: cannot move off cpu %u: %s", irq, cpu, ik_strerror(ret));
-	/* The old vector was on this (now offline) CPU: released in update_vector(). */
 out_unlock:
 	ik_irq_desc_unlock(desc, flags);
+	return 0;
+}
+
+/*
+ * Last step on the dying CPU: every interrupt has left it and every device
+ * message has been rewritten, so nothing new can arrive here.  Release the
+ * vectors the moves left behind, replaying on its new target any interrupt
+ * still latched in this CPU's IRR.  (On real hardware the port must let
+ * messages already in flight land before calling ik_x86_cpu_offline()'s
+ * caller takes the CPU down.)
+ */
+static int release_left_behind(unsigned int irq, void *arg)
+{
+	unsigned int cpu = *(unsigned int *)arg;
+	struct ik_irq_data *d = ik_irq_domain_get_irq_data(vec.domain, irq);
+	struct apic_chip_data *apicd;
+
+	if (!d || !d->chip_data)
+		return 0;
+	apicd = d->chip_data;
+	ik_os_spin_lock(&vec.lock);
+	if (apicd->move_in_progress && apicd->prev_cpu == cpu)
+		force_complete_move(apicd);
+	ik_os_spin_unlock(&vec.lock);
 	return 0;
 }
 
@@ -619,6 +642,7 @@ int ik_x86_cpu_offline(void)
 
 	flags = ik_os_irq_save();
 	ik_irq_for_each(migrate_one, &cpu);
+	ik_irq_for_each(release_left_behind, &cpu);
 	ik_os_spin_lock(&vec.lock);
 	ik_irq_matrix_offline(vec.matrix, cpu);
 	ik_os_spin_unlock(&vec.lock);
