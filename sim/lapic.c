@@ -302,6 +302,20 @@ bool sim_lapic_accept(struct sim_machine *m, unsigned int cpu, unsigned int vect
 	return merged;
 }
 
+unsigned int sim_lapic_discard_vectors(struct sim_machine *m, unsigned int cpu)
+{
+	struct sim_lapic *l = lapic_of(m, cpu);
+	unsigned int pending = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (unsigned int i = 0; i < SIM_IRR_WORDS; i++) {
+		pending += (unsigned int)__builtin_popcount(l->irr[i]);
+		l->irr[i] = l->isr[i] = l->tmr[i] = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return pending;
+}
+
 void sim_lapic_flag_error(struct sim_machine *m, unsigned int cpu, uint32_t esr_bits)
 {
 	struct sim_lapic *l = lapic_of(m, cpu);

@@ -295,9 +295,17 @@ void sim_set_idt(struct sim_machine *m, sim_vector_entry_t entry, void *ctx)
 
 void sim_cpu_set_online(struct sim_machine *m, unsigned int cpu, bool online)
 {
+	int was_online;
+
 	if (cpu >= m->nr_cpus)
 		return;
-	__atomic_store_n(&m->cpus[cpu].online, online ? 1 : 0, __ATOMIC_RELEASE);
+	was_online = __atomic_exchange_n(&m->cpus[cpu].online, online ? 1 : 0, __ATOMIC_ACQ_REL);
+	if (was_online && !online) {
+		unsigned int dropped = sim_lapic_discard_vectors(m, cpu);
+
+		__atomic_add_fetch(&m->stats[SIM_STAT_OFFLINE_DISCARDED], dropped,
+				   __ATOMIC_RELAXED);
+	}
 	sim_kick_cpu(m, cpu);
 }
 

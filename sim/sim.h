@@ -83,6 +83,15 @@ void sim_dma_write32(struct sim_machine *m, uint16_t requester_id, uint64_t pa, 
 
 /* ---- CPUs ------------------------------------------------------------------ */
 
+/*
+ * Local APICs come out of reset as the SDM says: software-disabled (SVR =
+ * 0xFF), TPR 0, DFR flat, LDR 0.  A disabled LAPIC accepts no fixed
+ * interrupts (messages to it count as SIM_STAT_MSI_NO_DEST).  The host
+ * port's sim_port_install() enables every LAPIC as an OS would at boot.
+ * ESR follows the SDM: errors become visible in ESR after a write to ESR
+ * (write, then read), and the next write clears them.
+ */
+
 unsigned int sim_nr_cpus(const struct sim_machine *m);
 uint32_t sim_cpu_apic_id(const struct sim_machine *m, unsigned int cpu);
 
@@ -94,7 +103,14 @@ uint32_t sim_cpu_apic_id(const struct sim_machine *m, unsigned int cpu);
 typedef void (*sim_vector_entry_t)(void *ctx, unsigned int vector);
 void sim_set_idt(struct sim_machine *m, sim_vector_entry_t entry, void *ctx);
 
-/* A CPU that is offline takes no interrupts; messages to it are counted as dropped. */
+/*
+ * A CPU that is offline takes no interrupts; messages to it are counted as
+ * SIM_STAT_MSI_NO_DEST.  Taking a CPU offline discards what its LAPIC still
+ * had pending or in service (as the INIT at the next bring-up would): each
+ * discarded IRR bit is counted in SIM_STAT_OFFLINE_DISCARDED, which is the
+ * number of interrupts stranded on CPUs that went away.  The register
+ * configuration (SVR, LDR, DFR, TPR) is kept, as if the OS restored it.
+ */
 void sim_cpu_set_online(struct sim_machine *m, unsigned int cpu, bool online);
 bool sim_cpu_is_online(const struct sim_machine *m, unsigned int cpu);
 
@@ -104,23 +120,41 @@ bool sim_cpu_is_online(const struct sim_machine *m, unsigned int cpu);
  * Run @fn(@arg) as process context on @cpu (interrupts enabled) and return
  * when it has finished.  Deterministic mode: runs on the calling host
  * thread with @cpu as the current CPU.  Threaded mode: runs on @cpu's thread.
+ *
+ * @fn must return with interrupts enabled and no spinlock held (the
+ * simulator aborts with a message otherwise).
  */
 void sim_run_on_cpu(struct sim_machine *m, unsigned int cpu, void (*fn)(void *), void *arg);
 
 /*
  * Queue a device event: @fn(@arg) runs @delay ticks from now (virtual time;
- * one tick per interleaving point).  Deterministic mode only; threaded mode
+ * one tick per interleaving point).  Events run in (due time, queue order).
+ * An interleaving point with nothing due may run the earliest event early
+ * (so races around it are reachable); sim_run_until_idle() advances the
+ * clock to each event's due time.  Deterministic mode only; threaded mode
  * runs it at once on the caller's thread.
  */
 void sim_schedule(struct sim_machine *m, uint64_t delay, void (*fn)(void *), void *arg);
 
 /*
  * Run until no device event is queued, no CPU has a deliverable interrupt
- * and no host work is queued.  Returns the number of steps taken.
+ * and no host work is queued.  Deterministic mode: returns the number of
+ * actions taken (events run + vectors taken + work items run, nested ones
+ * included); aborts after 10^8.  Threaded mode: waits until all CPU threads
+ * and the worker are idle with nothing deliverable; returns the polls made.
  */
 uint64_t sim_run_until_idle(struct sim_machine *m);
 
-/** An interleaving point (the host port calls this on every register access). */
+/*
+ * An interleaving point (the host port calls this on every register access,
+ * in ik_os_cpu_relax() and when interrupts are re-enabled).  Advances the
+ * clock one tick.  Deterministic mode: with probability
+ * interleave_permille/1000 runs due events, delivers interrupts (to the
+ * current CPU if its IF is set; to other CPUs with IF set only if no
+ * spinlock is held anywhere) and runs one host work item if the current
+ * context is process context with IF set.  Threaded mode: the calling CPU
+ * thread takes its deliverable interrupts if its IF is set.
+ */
 void sim_point(struct sim_machine *m);
 
 /** Deterministic random numbers from the machine's seed. */
@@ -155,6 +189,7 @@ enum sim_stat {
 	SIM_STAT_LEVEL_EOIS,        /* ... of which for a level-triggered vector (TMR set) */
 	SIM_STAT_EVENTS_RUN,        /* sim_schedule() events run */
 	SIM_STAT_NMIS,              /* NMI IPIs received (counted, not delivered) */
+	SIM_STAT_OFFLINE_DISCARDED, /* IRR bits discarded when their CPU went offline */
 	SIM_STAT_COUNT
 };
 uint64_t sim_stat(const struct sim_machine *m, enum sim_stat which);

@@ -215,6 +215,8 @@ uint32_t sim_lapic_read(struct sim_machine *m, unsigned int cpu, uint32_t offset
 void sim_lapic_write(struct sim_machine *m, unsigned int cpu, uint32_t offset, uint32_t value);
 /* Latch @vector into @cpu's IRR; returns true if it merged with a pending one. */
 bool sim_lapic_accept(struct sim_machine *m, unsigned int cpu, unsigned int vector, bool level);
+/* Clear IRR/ISR/TMR (a CPU going away); returns the IRR bits dropped. */
+unsigned int sim_lapic_discard_vectors(struct sim_machine *m, unsigned int cpu);
 void sim_lapic_flag_error(struct sim_machine *m, unsigned int cpu, uint32_t esr_bits);
 bool sim_lapic_sw_enabled(struct sim_machine *m, unsigned int cpu);
 uint32_t sim_lapic_ppr(struct sim_machine *m, unsigned int cpu);

@@ -68,12 +68,18 @@ static void test_broadcast(void **state)
 	assert_int_equal(cpus_with_irr(m, 0x51), 0xD);
 	sim_test_msi(m, 5, false, 0x52);
 	assert_int_equal(sim_stat(m, SIM_STAT_MSI_NO_DEST), 1);
-	sim_run_until_idle(m);
-	assert_int_equal(sim_cpu_vector_count(m, 1, 0x50), 0);	/* held while offline */
+	/* The 0x50 pending on CPU 1 was stranded there when it went offline. */
+	assert_int_equal(sim_stat(m, SIM_STAT_OFFLINE_DISCARDED), 1);
+	assert_false(sim_lapic_irr_test(m, 1, 0x50));
 	sim_cpu_set_online(m, 1, true);
 	sim_run_until_idle(m);
-	assert_int_equal(sim_cpu_vector_count(m, 1, 0x50), 1);
+	assert_int_equal(sim_cpu_vector_count(m, 1, 0x50), 0);
+	assert_int_equal(sim_cpu_vector_count(m, 0, 0x50), 1);
 	assert_int_equal(sim_cpu_vector_count(m, 1, 0x51), 0);
+	assert_int_equal(sim_cpu_vector_count(m, 2, 0x51), 1);
+	/* Offlining an idle CPU discards nothing. */
+	sim_cpu_set_online(m, 3, false);
+	assert_int_equal(sim_stat(m, SIM_STAT_OFFLINE_DISCARDED), 1);
 	sim_destroy(m);
 }
 
