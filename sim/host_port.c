@@ -49,12 +49,13 @@ struct sim_port {
 	bool worker_busy;
 	pthread_t worker;
 
-	/* Determinstic livelock detection in ik_os_cpu_relax(). */
+	/* Deterministic-mode livelock detection in ik_os_cpu_relax(). */
 	uint64_t relax_spins;
 	uint64_t relax_actions;
 };
 
 static uint64_t port_unhandled;		/* __atomic */
+static uint64_t port_spurious;		/* __atomic */
 
 /* ---- Helpers ---------------------------------------------------------------- */
 
@@ -705,6 +706,11 @@ uint64_t sim_port_unhandled(void)
 	return __atomic_load_n(&port_unhandled, __ATOMIC_RELAXED);
 }
 
+uint64_t sim_port_spurious(void)
+{
+	return __atomic_load_n(&port_spurious, __ATOMIC_RELAXED);
+}
+
 static void port_idt_entry(void *ctx, unsigned int vector)
 {
 	struct sim_machine *m = ctx;
@@ -717,7 +723,7 @@ static void port_idt_entry(void *ctx, unsigned int vector)
 		break;
 	case SIM_VECTOR_SPURIOUS:
 		/* A spurious interrupt never set an ISR bit: no EOI. */
-		__atomic_add_fetch(&port_unhandled, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&port_spurious, 1, __ATOMIC_RELAXED);
 		break;
 	default:
 		if (entry) {

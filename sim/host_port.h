@@ -20,6 +20,8 @@ void sim_port_install(struct sim_machine *m, void (*entry)(unsigned int vector))
 
 /* Number of vectors the port saw with no entry installed. */
 uint64_t sim_port_unhandled(void);
+/* Number of spurious-vector (SIM_VECTOR_SPURIOUS) entries; never EOIed. */
+uint64_t sim_port_spurious(void);
 
 /* Log lines at or below @level go to stderr (default IK_LOG_WARN). */
 void sim_port_set_log_level(int level);
