@@ -222,6 +222,38 @@ static void test_cpu_call_threaded(void **state)
 	check_cpu_calls(true);
 }
 
+/* Every CPU calls every other CPU with wait, all at once: waiting CPUs must stay interruptible. */
+static struct call_record crossfire;
+
+static void crossfire_fn(void *arg)
+{
+	for (unsigned int round = 0; round < 200; round++)
+		for (unsigned int cpu = 0; cpu < ik_os_cpu_count(); cpu++)
+			assert_int_equal(ik_os_cpu_call(cpu, record_call, &crossfire, true), 0);
+}
+
+static void *crossfire_thread(void *arg)
+{
+	sim_run_on_cpu(sim_current(), (unsigned int)(uintptr_t)arg, crossfire_fn, NULL);
+	return NULL;
+}
+
+static void test_cpu_call_threaded_crossfire(void **state)
+{
+	struct sim_machine *m = machine(4, true);
+	pthread_t threads[4];
+
+	memset(&crossfire, 0, sizeof(crossfire));
+	for (uintptr_t cpu = 0; cpu < 4; cpu++)
+		assert_int_equal(pthread_create(&threads[cpu], NULL, crossfire_thread, (void *)cpu), 0);
+	for (unsigned int cpu = 0; cpu < 4; cpu++)
+		pthread_join(threads[cpu], NULL);
+	for (unsigned int cpu = 0; cpu < 4; cpu++)
+		assert_int_equal(__atomic_load_n(&crossfire.ran_on[cpu], __ATOMIC_RELAXED), 4 * 200);
+	assert_int_equal(crossfire.irqs_on, 0);
+	sim_destroy(m);
+}
+
 /* ---- Work --------------------------------------------------------------------------------- */
 
 struct work_check {
@@ -480,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_locks),
 		cmocka_unit_test(test_cpu_call_deterministic),
 		cmocka_unit_test(test_cpu_call_threaded),
+		cmocka_unit_test(test_cpu_call_threaded_crossfire),
 		cmocka_unit_test(test_work_deterministic),
 		cmocka_unit_test(test_work_threaded),
 		cmocka_unit_test(test_work_from_irq_runs_at_points),
