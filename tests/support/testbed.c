@@ -5,134 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <irqkit/drivers/testdev.h>
 #include <irqkit/osl.h>
-
-#define SLOT_ADDR_LO 0x0
-#define SLOT_ADDR_HI 0x4
-#define SLOT_DATA 0x8
-#define SLOT_CTRL 0xC
-#define CTRL_MASK 0x1u
 
 static void die(const char *what, int err)
 {
 	fprintf(stderr, "testbed: %s failed: %d (%s)\n", what, err, ik_strerror(err));
 	abort();
 }
-
-/* ---- The test driver's chip: message slots with a per-slot mask ---------- */
-
-static uint64_t slot_reg(const struct ik_irq_data *d, unsigned int reg)
-{
-	return TB_DEV_BASE + d->hwirq * 16 + reg;
-}
-
-static void tdev_mask(struct ik_irq_data *d)
-{
-	ik_os_mmio_write32(slot_reg(d, SLOT_CTRL), CTRL_MASK);
-}
-
-static void tdev_unmask(struct ik_irq_data *d)
-{
-	ik_os_mmio_write32(slot_reg(d, SLOT_CTRL), 0);
-}
-
-static void tdev_write_msg(struct ik_irq_data *d, const struct ik_msi_msg *msg)
-{
-	ik_os_mmio_write32(slot_reg(d, SLOT_ADDR_LO), msg->address_lo);
-	ik_os_mmio_write32(slot_reg(d, SLOT_ADDR_HI), msg->address_hi);
-	ik_os_mmio_write32(slot_reg(d, SLOT_DATA), msg->data);
-}
-
-/*
- * The device does not latch address and data atomically, so the entry is
- * masked while it is rewritten (a fire meanwhile is kept pending by the
- * device and sent, with the new message, on unmask).
- */
-static void tdev_update_msg(struct ik_irq_data *d)
-{
-	struct ik_msi_msg msg;
-	bool masked = ik_irqd_test(d, IK_IRQD_MASKED);
-
-	if (ik_irq_chip_compose_msi_msg(d->parent_data, &msg))
-		return;
-	if (!masked)
-		tdev_mask(d);
-	tdev_write_msg(d, &msg);
-	if (!masked)
-		tdev_unmask(d);
-}
-
-static int tdev_set_affinity(struct ik_irq_data *d, const ik_cpumask_t *mask, bool force)
-{
-	int ret = ik_irq_chip_set_affinity_parent(d, mask, force);
-
-	if (ret == IK_IRQ_SET_MASK_OK || ret == IK_IRQ_SET_MASK_OK_NOCOPY)
-		tdev_update_msg(d);
-	return ret;
-}
-
-static const struct ik_irq_chip tdev_chip = {
-	.name = "TESTDEV",
-	.irq_mask = tdev_mask,
-	.irq_unmask = tdev_unmask,
-	.irq_ack = ik_irq_chip_ack_parent,
-	.irq_set_affinity = tdev_set_affinity,
-	.irq_write_msi_msg = tdev_write_msg,
-	.flags = IK_IRQCHIP_ONESHOT_SAFE | IK_IRQCHIP_AFFINITY_PRE_STARTUP,
-};
-
-struct tdev_alloc_arg {
-	unsigned int slot;
-};
-
-static int tdev_alloc(struct ik_irq_domain *domain, unsigned int virq, unsigned int nr, void *arg)
-{
-	const struct tdev_alloc_arg *a = arg;
-	int ret = ik_irq_domain_alloc_irqs_parent(domain, virq, nr, arg);
-
-	if (ret)
-		return ret;
-	for (unsigned int i = 0; i < nr; i++) {
-		ret = ik_irq_domain_set_info(domain, virq + i, a->slot + i, &tdev_chip, NULL,
-					     ik_handle_edge_irq, NULL);
-		if (ret) {
-			ik_irq_domain_free_irqs_parent(domain, virq, nr);
-			return ret;
-		}
-		/* Entries start masked, like MSI-X entries. */
-		ik_irqd_set(ik_irq_domain_get_irq_data(domain, virq + i), IK_IRQD_MASKED);
-	}
-	return 0;
-}
-
-static void tdev_free(struct ik_irq_domain *domain, unsigned int virq, unsigned int nr)
-{
-	for (unsigned int i = 0; i < nr; i++)
-		ik_irq_domain_reset_irq_data(ik_irq_domain_get_irq_data(domain, virq + i));
-	ik_irq_domain_free_irqs_parent(domain, virq, nr);
-}
-
-static int tdev_activate(struct ik_irq_domain *domain, struct ik_irq_data *d, bool reserve)
-{
-	tdev_update_msg(d);
-	return 0;
-}
-
-static void tdev_deactivate(struct ik_irq_domain *domain, struct ik_irq_data *d)
-{
-	static const struct ik_msi_msg zero;
-
-	tdev_mask(d);
-	tdev_write_msg(d, &zero);
-	ik_irqd_set(d, IK_IRQD_MASKED);
-}
-
-static const struct ik_irq_domain_ops tdev_domain_ops = {
-	.alloc = tdev_alloc,
-	.free = tdev_free,
-	.activate = tdev_activate,
-	.deactivate = tdev_deactivate,
-};
 
 /* ---- A pass-through middle level (like the x86-msi shim) ------------------- */
 
@@ -232,9 +112,8 @@ void testbed_init(struct testbed *tb, const struct testbed_opts *opts)
 		if (!tb->shim)
 			die("shim domain", -IK_ENOMEM);
 	}
-	tb->devdom = ik_irq_domain_create_hierarchy(tb->shim ? tb->shim : ik_x86_vector_domain(),
-						    IK_IRQ_DOMAIN_FLAG_MSI_DEVICE, TB_DEV_SLOTS,
-						    "TESTDEV", &tdev_domain_ops, tb);
+	tb->devdom = ik_testdev_domain_create(tb->shim ? tb->shim : ik_x86_vector_domain(),
+					      TB_DEV_BASE, TB_DEV_SLOTS, "TESTDEV");
 	if (!tb->devdom)
 		die("device domain", -IK_ENOMEM);
 }
@@ -245,7 +124,7 @@ int64_t testbed_fini(struct testbed *tb)
 	int ret;
 
 	sim_run_until_idle(tb->m);
-	ret = ik_irq_domain_remove(tb->devdom);
+	ret = ik_testdev_domain_remove(tb->devdom);
 	if (ret)
 		die("remove device domain", ret);
 	if (tb->shim && (ret = ik_irq_domain_remove(tb->shim)))
@@ -267,9 +146,7 @@ int64_t testbed_fini(struct testbed *tb)
 int testbed_alloc(struct testbed *tb, unsigned int slot, unsigned int nr,
 		  const struct ik_irq_affinity_desc *affinity)
 {
-	struct tdev_alloc_arg arg = { .slot = slot };
-
-	return ik_irq_domain_alloc_irqs(tb->devdom, nr, affinity, &arg);
+	return ik_testdev_alloc_irqs(tb->devdom, slot, nr, affinity);
 }
 
 void testbed_on_cpu(struct testbed *tb, unsigned int cpu, void (*fn)(void *), void *arg)

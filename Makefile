@@ -1,0 +1,51 @@
+# SPDX-License-Identifier: BSD-2-Clause
+# Front door.  `make run` and `make test` do all set-up on a fresh Debian 12.
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test test-plain test-asan test-tsan test-clang bench clean
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+build: deps
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	cmake --build build -j$(JOBS)
+
+# The main job: the embedded default machine, end to end.
+run: build
+	./build/irqkit
+
+# The whole suite: plain, then ASan+UBSan, then the threaded stress under TSan.
+test: test-plain test-asan test-tsan
+
+test-plain: build
+	cd build && ctest --output-on-failure -j$(JOBS)
+
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIK_SANITIZE=ON -DIK_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-asan -j$(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		ctest --output-on-failure -j$(JOBS)
+
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DIK_TSAN=ON -DIK_BUILD_BENCH=OFF >/dev/null
+	cmake --build build-tsan -j$(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threaded
+
+# Warning check with the other compiler (CI).
+test-clang:
+	@./scripts/deps.sh --clang
+	CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build-clang -j$(JOBS)
+
+bench: deps
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build build-bench -j$(JOBS)
+	@for b in build-bench/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build build-asan build-tsan build-clang build-bench

@@ -1,0 +1,25 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+# Make sure the Debian packages the build needs are present.  As root,
+# install what is missing; otherwise stop with the exact apt-get line.
+set -e
+missing=""
+command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
+command -v make >/dev/null 2>&1 || missing="$missing make"
+command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
+[ -f /usr/include/cmocka.h ] || missing="$missing libcmocka-dev"
+if [ "${1:-}" = "--clang" ]; then
+	command -v clang >/dev/null 2>&1 || missing="$missing clang"
+fi
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq $missing
+	exit 0
+fi
+echo "deps: missing Debian packages. Run:" >&2
+echo "  sudo apt-get install -y$missing" >&2
+exit 1
