@@ -120,7 +120,7 @@ static void free_prev_vector(struct apic_chip_data *apicd, struct ik_irq_desc *m
 	cleanup_list_remove(apicd);
 	set_slot(apicd->prev_cpu, apicd->prev_vector, mark);
 	ik_irq_matrix_free(vec.matrix, apicd->prev_cpu, apicd->prev_vector, apicd->is_managed);
-	apicd->move_in_progress = false;
+	IK_WRITE_ONCE(apicd->move_in_progress, false);
 	vec.stats[apicd->prev_cpu].cleanups++;
 }
 
@@ -178,7 +178,7 @@ static void update_vector(struct ik_irq_data *d, unsigned int cpu, unsigned int 
 	if (has_vector(apicd)) {
 		apicd->prev_cpu = apicd->cpu;
 		apicd->prev_vector = apicd->vector;
-		apicd->move_in_progress = true;
+		IK_WRITE_ONCE(apicd->move_in_progress, true);
 	}
 	set_target(d, cpu, vector);
 }
@@ -352,7 +352,7 @@ static void force_complete_move(struct apic_chip_data *apicd)
 		return;
 	cleanup_list_remove(apicd);
 	replay = release_vector_now(apicd, apicd->prev_cpu, apicd->prev_vector);
-	apicd->move_in_progress = false;
+	IK_WRITE_ONCE(apicd->move_in_progress, false);
 	vec.stats[apicd->prev_cpu].cleanups++;
 	if (replay)
 		send_ipi(apicd->cpu, apicd->vector);
@@ -437,7 +437,8 @@ static void vector_ack(struct ik_irq_data *d)
 	struct apic_chip_data *apicd = d->chip_data;
 	unsigned int cpu = ik_os_cpu_id();
 
-	if (ik_unlikely(apicd->move_in_progress))
+	/* Unlocked peek; complete_move() re-checks under the lock. */
+	if (ik_unlikely(IK_READ_ONCE(apicd->move_in_progress)))
 		complete_move(apicd, cpu, vec.cur_vector[cpu]);
 	apic_eoi();
 	/* A move that had to wait for the previous one can go now. */
