@@ -173,6 +173,14 @@ err_unwind:
 		xa->root = NULL;
 		xa->height = old_height;
 	}
+	/* Drop the levels grow() pushed on top: each holds only the old root. */
+	while (old_root && xa->height > old_height) {
+		struct ik_xa_node *top = xa->root;
+
+		xa->root = top->slots[0];
+		xa->height--;
+		node_free(xa, top);
+	}
 	return -IK_ENOMEM;
 }
 
