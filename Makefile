@@ -43,7 +43,7 @@ test-clang:
 	cmake --build build-clang -j$(JOBS)
 
 bench: deps
-	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DIK_LOCKDEP=OFF >/dev/null
 	cmake --build build-bench -j$(JOBS)
 	@for b in build-bench/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
 

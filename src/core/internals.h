@@ -61,7 +61,15 @@ void ik_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 /* Report a broken invariant with its location; returns @cond. */
 bool ik_warn_on(bool cond, const char *expr, const char *file, int line);
 #define IK_WARN_ON(cond) ik_warn_on(!!(cond), #cond, __FILE__, __LINE__)
+/*
+ * Lock assertions at the top of helpers that need a lock held; compiled in
+ * with IK_LOCKDEP (the default for test builds), out for production.
+ */
+#ifdef IK_LOCKDEP
 #define ik_lockdep_assert_held(lock) IK_WARN_ON(!ik_os_spin_held(lock))
+#else
+#define ik_lockdep_assert_held(lock) ((void)(lock))
+#endif
 
 void ik_memset(void *dst, int c, size_t n);
 void ik_memcpy(void *dst, const void *src, size_t n);

@@ -435,11 +435,13 @@ static void complete_move(struct apic_chip_data *apicd, unsigned int cpu, unsign
 static void vector_ack(struct ik_irq_data *d)
 {
 	struct apic_chip_data *apicd = d->chip_data;
-	unsigned int cpu = ik_os_cpu_id();
 
 	/* Unlocked peek; complete_move() re-checks under the lock. */
-	if (ik_unlikely(IK_READ_ONCE(apicd->move_in_progress)))
+	if (ik_unlikely(IK_READ_ONCE(apicd->move_in_progress))) {
+		unsigned int cpu = ik_os_cpu_id();
+
 		complete_move(apicd, cpu, vec.cur_vector[cpu]);
+	}
 	apic_eoi();
 	/* A move that had to wait for the previous one can go now. */
 	if (ik_unlikely(ik_irqd_test(d, IK_IRQD_SETAFFINITY_PENDING)))
@@ -811,4 +813,17 @@ int ik_x86_matrix_cpu_stats(unsigned int cpu, struct ik_irq_matrix_cpu_stats *st
 	ret = ik_irq_matrix_cpu_stats(vec.matrix, cpu, stats);
 	ik_os_spin_unlock_irqrestore(&vec.lock, flags);
 	return ret;
+}
+
+unsigned int ik_x86_matrix_reserved(void)
+{
+	ik_irqflags_t flags;
+	unsigned int n;
+
+	if (!vec.ready)
+		return 0;
+	flags = ik_os_spin_lock_irqsave(&vec.lock);
+	n = ik_irq_matrix_reserved(vec.matrix);
+	ik_os_spin_unlock_irqrestore(&vec.lock, flags);
+	return n;
 }
