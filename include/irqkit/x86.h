@@ -105,4 +105,7 @@ int ik_x86_matrix_check(void);
 struct ik_irq_matrix_cpu_stats;
 int ik_x86_matrix_cpu_stats(unsigned int cpu, struct ik_irq_matrix_cpu_stats *stats);
 
+/** ik_x86_matrix_reserved - global matrix reservations (allocated, not activated). */
+unsigned int ik_x86_matrix_reserved(void);
+
 #endif /* IRQKIT_X86_H */
