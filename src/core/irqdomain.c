@@ -374,7 +374,8 @@ int ik_irq_domain_free_irqs(unsigned int virq, unsigned int nr_irqs)
 
 	if (!desc || !desc->irq_data.domain)
 		return -IK_ENOENT;
-	if (desc->alloc_nr != nr_irqs) {
+	/* Only a whole allocation, from its first interrupt (alloc_nr is 0 elsewhere). */
+	if (nr_irqs == 0 || desc->alloc_nr != nr_irqs) {
 		ik_warn("irqkit: free of %u interrupts at %u, allocation was %u", nr_irqs, virq,
 			desc->alloc_nr);
 		return -IK_EINVAL;
