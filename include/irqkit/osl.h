@@ -8,9 +8,6 @@
  * simulator's host port in sim/, the bare-metal port later) implements all
  * of these.  The library reaches hardware only through the register
  * accessors below; it never sees the host's data structures.
- *
- * Each prototype may be replaced by a macro or inline by defining
- * IK_OS_ALTERNATE_<NAME> before including this header.
  */
 #ifndef IRQKIT_OSL_H
 #define IRQKIT_OSL_H

@@ -94,7 +94,15 @@ void ik_mask_irq(struct ik_irq_desc *desc);
 void ik_unmask_irq(struct ik_irq_desc *desc);
 int ik_irq_activate(struct ik_irq_desc *desc);
 ik_irqreturn_t ik_handle_irq_event(struct ik_irq_desc *desc);
-void ik_kstat_incr(struct ik_irq_desc *desc);
+
+/* Count one handled interrupt on the current CPU; descriptor lock held. */
+static inline void ik_kstat_incr(struct ik_irq_desc *desc)
+{
+	uint64_t *count = &desc->kstat[ik_os_cpu_id()];
+
+	/* Only this CPU writes its counter; readers on other CPUs load it once. */
+	IK_WRITE_ONCE(*count, *count + 1);
+}
 
 /* resend.c */
 int ik_check_irq_resend(struct ik_irq_desc *desc, bool inject);

@@ -301,14 +301,6 @@ void ik_irq_free_descs(unsigned int irq, unsigned int nr)
 	ik_os_mutex_unlock(&core.sparse_mutex);
 }
 
-void ik_kstat_incr(struct ik_irq_desc *desc)
-{
-	unsigned int cpu = ik_os_cpu_id();
-
-	if (cpu < core.nr_cpus)
-		desc->kstat[cpu]++;
-}
-
 uint64_t ik_irq_count_cpu(unsigned int irq, unsigned int cpu)
 {
 	struct ik_irq_desc *desc = ik_irq_to_desc(irq);

@@ -502,12 +502,14 @@ void ik_x86_common_interrupt(unsigned int vector)
 	if (ik_likely(vector_is_desc(desc))) {
 		unsigned int outer = vec.cur_vector[cpu];
 
-		vec.cur_vector[cpu] = vector;
-		if (ik_generic_handle_irq_desc(desc) == 0) {
+		ik_irq_flow_handler_t handler = IK_READ_ONCE(desc->handle_irq);
+
+		if (ik_likely(handler)) {
+			vec.cur_vector[cpu] = vector;
+			handler(desc);
 			vec.cur_vector[cpu] = outer;
 			return;
 		}
-		vec.cur_vector[cpu] = outer;
 		vec.stats[cpu].spurious++;
 		apic_eoi();
 		return;
