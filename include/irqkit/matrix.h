@@ -10,6 +10,11 @@
  *  - managed reservations: one bit per CPU of a managed interrupt's mask,
  *    reserved at allocation so that activation on any of them cannot fail.
  *
+ * CPUs at or above nr_cpus in a mask are ignored.  Misuse (bad CPU or
+ * bit, freeing a bit that is not allocated, a managed flag that does not
+ * match, a reserved allocation without a reservation) is logged and
+ * changes nothing.
+ *
  * Locking: the matrix has no lock.  The owner (the x86 vector domain)
  * serialises every call with its vector lock; all calls are atomic-safe
  * (no allocation, no sleeping) except create/destroy.
@@ -72,8 +77,10 @@ void ik_irq_matrix_remove_managed(struct ik_irq_matrix *m, const ik_cpumask_t *m
 
 /**
  * ik_irq_matrix_alloc_managed - allocate a reserved managed vector
- * Picks the online CPU of @mask with the fewest managed vectors in use.
- * Return: the vector and *@cpu, or -IK_ENOSPC.
+ * Picks, among the online CPUs of @mask (NULL: all online CPUs) that still
+ * have an unused managed reservation, the one with the fewest managed
+ * vectors in use.
+ * Return: the vector and *@cpu; -IK_ENOSPC; -IK_EINVAL if @cpu is NULL.
  */
 int ik_irq_matrix_alloc_managed(struct ik_irq_matrix *m, const ik_cpumask_t *mask,
 				unsigned int *cpu);
@@ -92,14 +99,16 @@ void ik_irq_matrix_remove_reserved(struct ik_irq_matrix *m);
  *
  * The best CPU is the online CPU in @mask with the most available vectors
  * (lowest number on ties); the vector is the lowest free one in the window.
- * Return: the vector, or -IK_ENOSPC (nothing changed).
+ * Return: the vector; -IK_ENOSPC (nothing changed); -IK_EINVAL if @cpu
+ * is NULL or @reserved is set while no global reservation is held.
  */
 int ik_irq_matrix_alloc(struct ik_irq_matrix *m, const ik_cpumask_t *mask, bool reserved,
 			unsigned int *cpu);
 
 /**
  * ik_irq_matrix_assign - mark @bit allocated on the current CPU's map
- * (used for fixed legacy vectors). Return: 0, -IK_EINVAL, -IK_EBUSY.
+ * (used for fixed legacy vectors); only inside the allocation window, and
+ * allowed on offline CPUs. Return: 0, -IK_EINVAL, -IK_EBUSY.
  */
 int ik_irq_matrix_assign(struct ik_irq_matrix *m, unsigned int cpu, unsigned int bit);
 
@@ -123,7 +132,8 @@ unsigned int ik_irq_matrix_allocated(const struct ik_irq_matrix *m);
 
 /**
  * ik_irq_matrix_can_offline - would the non-managed vectors allocated on
- * @cpu fit into the available vectors of the other online CPUs?
+ * @cpu fit into the available vectors of the other online CPUs?  (Global
+ * reservations are not subtracted, as in Linux: they hold no vector.)
  */
 bool ik_irq_matrix_can_offline(const struct ik_irq_matrix *m, unsigned int cpu);
 
@@ -131,7 +141,11 @@ bool ik_irq_matrix_can_offline(const struct ik_irq_matrix *m, unsigned int cpu);
 int ik_irq_matrix_cpu_stats(const struct ik_irq_matrix *m, unsigned int cpu,
 			    struct ik_irq_matrix_cpu_stats *stats);
 
-/** ik_irq_matrix_test - true if @bit is allocated (system, plain or managed) on @cpu. */
+/**
+ * ik_irq_matrix_test - true if @bit is in use on @cpu: a system vector, or
+ * an allocated plain or managed vector (a managed reservation that is not
+ * allocated does not count).
+ */
 bool ik_irq_matrix_test(const struct ik_irq_matrix *m, unsigned int cpu, unsigned int bit);
 
 /**
