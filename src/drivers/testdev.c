@@ -91,6 +91,7 @@ static int testdev_alloc(struct ik_irq_domain *domain, unsigned int virq, unsign
 {
 	const struct testdev_alloc_arg *a = arg;
 	int ret = ik_irq_domain_alloc_irqs_parent(domain, virq, nr, arg);
+	struct ik_irq_data *d;
 
 	if (ret)
 		return ret;
@@ -101,8 +102,14 @@ static int testdev_alloc(struct ik_irq_domain *domain, unsigned int virq, unsign
 			ik_irq_domain_free_irqs_parent(domain, virq, nr);
 			return ret;
 		}
-		/* Slots start masked and stay so until the interrupt is started. */
-		ik_irqd_set(ik_irq_domain_get_irq_data(domain, virq + i), IK_IRQD_MASKED);
+		/*
+		 * Slots stay masked until the interrupt is started.  The device
+		 * comes out of reset unmasked, so mask it for real: the core
+		 * trusts IK_IRQD_MASKED and will not mask again.
+		 */
+		d = ik_irq_domain_get_irq_data(domain, virq + i);
+		testdev_mask(d);
+		ik_irqd_set(d, IK_IRQD_MASKED);
 	}
 	return 0;
 }
