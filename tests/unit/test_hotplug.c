@@ -373,6 +373,44 @@ static void test_move_cleanup_after_first_arrival(void **state)
 	runs[4] = 0;
 }
 
+/*
+ * A message already on its way when the interrupt was freed is absorbed
+ * once (counted as a shutdown hit); a later one to the same slot is a
+ * spurious vector and reported.
+ */
+static void test_stray_message_after_free(void **state)
+{
+	struct testbed tb;
+	struct testbed_opts o = { .nr_cpus = 2, .seed = 11 };
+	struct ik_x86_irq_target t;
+	struct ik_x86_vector_stats before, after;
+	uint32_t addr;
+	int virq;
+
+	testbed_init(&tb, &o);
+	virq = testbed_alloc(&tb, 0, 1, NULL);
+	assert_int_equal(request_on(&tb, 0, (unsigned int)virq, 5), 0);
+	assert_int_equal(ik_x86_irq_target((unsigned int)virq, &t), 0);
+	free_on(&tb, (unsigned int)virq, 5);
+	assert_int_equal(ik_x86_vector_stats(t.cpu, &before), 0);
+
+	addr = 0xFEE00000u | (ik_x86_cpu_apic_id(t.cpu) << 12);
+	sim_dma_write32(tb.m, 0x0100, addr, t.vector);
+	sim_run_until_idle(tb.m);
+	assert_int_equal(ik_x86_vector_stats(t.cpu, &after), 0);
+	assert_int_equal(after.shutdown_hits, before.shutdown_hits + 1);
+	assert_int_equal(after.spurious, before.spurious);
+
+	sim_dma_write32(tb.m, 0x0100, addr, t.vector);
+	sim_run_until_idle(tb.m);
+	assert_int_equal(ik_x86_vector_stats(t.cpu, &after), 0);
+	assert_int_equal(after.spurious, before.spurious + 1);
+	assert_int_equal(runs[5], 0);
+
+	assert_int_equal(ik_irq_domain_free_irqs((unsigned int)virq, 1), 0);
+	assert_int_equal(testbed_fini(&tb), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_vector_exhaustion_breaks_affinity),
 		cmocka_unit_test(test_old_cpu_of_pending_move_goes_offline),
 		cmocka_unit_test(test_move_cleanup_after_first_arrival),
+		cmocka_unit_test(test_stray_message_after_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

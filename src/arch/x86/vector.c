@@ -124,15 +124,19 @@ static void free_prev_vector(struct apic_chip_data *apicd, struct ik_irq_desc *m
 	vec.stats[apicd->prev_cpu].cleanups++;
 }
 
-/* Release every vector of @apicd and point it at the placeholder. */
+/*
+ * Release every vector of @apicd and point it at the placeholder.  The
+ * released slots are marked shut down: a message that was already on its
+ * way when the interrupt was deactivated is absorbed, not reported.
+ */
 static void clear_vectors(struct ik_irq_data *d)
 {
 	struct apic_chip_data *apicd = d->chip_data;
 
 	ik_lockdep_assert_held(&vec.lock);
-	free_prev_vector(apicd, VECTOR_UNUSED);
+	free_prev_vector(apicd, VECTOR_SHUTDOWN);
 	if (has_vector(apicd)) {
-		set_slot(apicd->cpu, apicd->vector, VECTOR_UNUSED);
+		set_slot(apicd->cpu, apicd->vector, VECTOR_SHUTDOWN);
 		ik_irq_matrix_free(vec.matrix, apicd->cpu, apicd->vector, apicd->is_managed);
 	}
 	set_target(d, first_online_cpu(), IK_X86_SHUTDOWN_VECTOR);
@@ -518,13 +522,16 @@ void ik_x86_common_interrupt(unsigned int vector)
 	if (desc == VECTOR_UNUSED) {
 		vec.stats[cpu].spurious++;
 		ik_warn("irqkit: cpu %u: no irq handler for vector 0x%x", cpu, vector);
-	} else if (desc == VECTOR_SHUTDOWN) {
-		vec.stats[cpu].shutdown_hits++;
 	} else {
+		/* A stray hit on a released slot: absorb it once, then forget the slot. */
 		ik_irqflags_t flags = ik_os_spin_lock_irqsave(&vec.lock);
 
-		vec.stats[cpu].retriggered_hits++;
-		if (IK_READ_ONCE(vec.vector_irq[cpu][vector]) == VECTOR_RETRIGGERED)
+		if (desc == VECTOR_SHUTDOWN)
+			vec.stats[cpu].shutdown_hits++;
+		else
+			vec.stats[cpu].retriggered_hits++;
+		if (vector != IK_X86_SHUTDOWN_VECTOR &&
+		    IK_READ_ONCE(vec.vector_irq[cpu][vector]) == desc)
 			set_slot(cpu, vector, VECTOR_UNUSED);
 		ik_os_spin_unlock_irqrestore(&vec.lock, flags);
 	}
