@@ -260,10 +260,20 @@ static void spin_held_add(struct sim_machine *m, int delta)
 				 __ATOMIC_RELAXED);
 }
 
+/* Owner tag of the caller; same as sim_ctx_lock_owner() with a fast path. */
+static uint32_t lock_owner(struct sim_machine *m)
+{
+	if (!m)
+		return 0x10000;
+	if (!m->cfg.threaded && m->ctx_depth)
+		return m->cur_cpu + 1;
+	return sim_ctx_lock_owner(m);
+}
+
 void ik_os_spin_lock(ik_spinlock_t *lock)
 {
 	struct sim_machine *m = sim_current();
-	uint32_t me = m ? sim_ctx_lock_owner(m) : 0x10000;
+	uint32_t me = lock_owner(m);
 
 	if (m && m->cfg.threaded) {
 		spin_acquire_threaded(lock, me);
@@ -307,7 +317,7 @@ void ik_os_spin_unlock_irqrestore(ik_spinlock_t *lock, ik_irqflags_t flags)
 bool ik_os_spin_held(const ik_spinlock_t *lock)
 {
 	struct sim_machine *m = sim_current();
-	uint32_t me = m ? sim_ctx_lock_owner(m) : 0x10000;
+	uint32_t me = lock_owner(m);
 
 	return __atomic_load_n(&lock->opaque[0], __ATOMIC_RELAXED) &&
 	       __atomic_load_n(&lock->opaque[1], __ATOMIC_RELAXED) == me;
@@ -398,7 +408,12 @@ unsigned int ik_os_cpu_id(void)
 {
 	struct sim_machine *m = sim_current();
 
-	return m ? sim_ctx_cpu(m) : 0;
+	if (!m)
+		return 0;
+	/* Deterministic fast path: inside a CPU context the answer is stored. */
+	if (!m->cfg.threaded && m->ctx_depth)
+		return m->cur_cpu;
+	return sim_ctx_cpu(m);
 }
 
 void ik_os_cpu_relax(void)
