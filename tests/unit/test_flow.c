@@ -248,6 +248,36 @@ static void test_lazy_disable_replay(void **state)
 	teardown_lines(&tb, &l, 1);
 }
 
+/*
+ * A device that keeps firing while its line is disabled: the first edge
+ * masks the line and is kept PENDING, the rest are latched by the masked
+ * device; the enable replays them as one interrupt, no storm.
+ */
+static void test_disabled_device_keeps_firing(void **state)
+{
+	struct testbed tb;
+	struct testbed_opts o = { .nr_cpus = 4, .seed = 15 };
+	struct line l;
+
+	setup_lines(&tb, &o, &l, 1);
+	assert_int_equal(do_request(&l, 0), 0);
+	assert_int_equal(do_disable(&l), 0);
+	for (unsigned int i = 0; i < 20; i++)
+		fire(&l);
+	assert_int_equal(l.runs, 0);
+	assert_int_equal(sim_testdev_sent(tb.dev, 0), 1);     /* only the first got out */
+	assert_int_equal(dev_ctrl(&tb, 0), CTRL_MASK | CTRL_PENDING);
+	assert_int_equal(do_enable(&l), 0);
+	sim_run_until_idle(tb.m);
+	assert_int_equal(l.runs, 1);
+	assert_int_equal(info_of(&l).istate & (IK_IRQS_PENDING | IK_IRQS_REPLAY), 0);
+	assert_int_equal(dev_ctrl(&tb, 0), 0);
+	fire(&l);
+	assert_int_equal(l.runs, 2);
+	assert_int_equal(do_free(&l), 0);
+	teardown_lines(&tb, &l, 1);
+}
+
 /* A line disabled from its own handler (nosync, atomic context) replays the next edge on enable. */
 static void disable_self_hook(struct line *l)
 {
@@ -867,6 +897,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lazy_disable_replay),
+		cmocka_unit_test(test_disabled_device_keeps_firing),
 		cmocka_unit_test(test_disable_from_handler),
 		cmocka_unit_test(test_disable_depth),
 		cmocka_unit_test(test_no_autoen),
