@@ -35,6 +35,8 @@ struct ik_irq_desc {
 	uint32_t irqs_unhandled;
 	uint64_t last_unhandled_ns;
 	uint64_t spurious_disables;
+	uint32_t threads_handled;       /* threaded handlers that returned HANDLED */
+	uint32_t threads_handled_last;  /* snapshot, bit 31: accounting deferred */
 	/* Threaded handlers. */
 	uint32_t threads_oneshot;       /* threads that must finish before unmask */
 	uint32_t threads_active;        /* queued or running threads */

@@ -28,6 +28,7 @@ static void irq_thread_fn(struct ik_os_work *work)
 {
 	struct ik_irqaction *action = ik_container_of(work, struct ik_irqaction, thread_work);
 	struct ik_irq_desc *desc = action->desc;
+	ik_irqreturn_t ret;
 	ik_irqflags_t flags;
 
 	/*
@@ -38,9 +39,11 @@ static void irq_thread_fn(struct ik_os_work *work)
 	action->thread_queued = false;
 	ik_os_spin_unlock_irqrestore(&desc->lock, flags);
 
-	action->thread_fn(action->irq, action->dev_id);
+	ret = action->thread_fn(action->irq, action->dev_id);
 
 	flags = ik_os_spin_lock_irqsave(&desc->lock);
+	if (ret == IK_IRQ_HANDLED)
+		desc->threads_handled++;
 	if (action->thread_mask && !action->thread_queued) {
 		desc->threads_oneshot &= ~action->thread_mask;
 		/* The oneshot line stayed masked for this thread: release it. */

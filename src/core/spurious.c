@@ -8,6 +8,11 @@
  * interrupts, more than `threshold` unhandled ones disable the line, which
  * is reported with its handlers.  A new handler on a shared line re-enables
  * it (see manage.c).
+ *
+ * An interrupt whose primary handler only woke a thread is judged by that
+ * thread, which has not run yet.  Its accounting is deferred to the next
+ * hard interrupt: if no thread reported HANDLED since, the previous one
+ * counts as unhandled.
  */
 #include "internals.h"
 
@@ -23,8 +28,11 @@ void ik_spurious_set_config(const struct ik_spurious_config *cfg)
 		spurious_cfg = *cfg;
 }
 
+#define THREADS_DEFERRED IK_BIT(31)
+
 void ik_spurious_reset(struct ik_irq_desc *desc)
 {
+	desc->threads_handled_last = 0;
 	desc->irq_count = 0;
 	desc->irqs_unhandled = 0;
 	desc->last_unhandled_ns = 0;
@@ -55,6 +63,21 @@ void ik_note_interrupt(struct ik_irq_desc *desc, ik_irqreturn_t ret)
 	if (bits & ~(unsigned int)(IK_IRQ_HANDLED | IK_IRQ_WAKE_THREAD))
 		ik_warn("irqkit: irq %u: handler returned bogus value %u", desc->irq_data.irq,
 			bits);
+	if (bits == IK_IRQ_WAKE_THREAD) {
+		uint32_t handled = desc->threads_handled | THREADS_DEFERRED;
+
+		if (!(desc->threads_handled_last & THREADS_DEFERRED)) {
+			/* First one: judge it at the next interrupt. */
+			desc->threads_handled_last = handled;
+			return;
+		}
+		/* Judge the previous interrupt by what its thread did. */
+		bits = handled != desc->threads_handled_last ? IK_IRQ_HANDLED : IK_IRQ_NONE;
+		desc->threads_handled_last = handled;
+	} else {
+		/* A primary handler answered: nothing is left deferred. */
+		desc->threads_handled_last &= ~THREADS_DEFERRED;
+	}
 	if (bits == IK_IRQ_NONE) {
 		uint64_t now = ik_os_time_ns();
 

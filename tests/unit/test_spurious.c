@@ -457,6 +457,65 @@ static void test_bad_config_ignored(void **state)
 	teardown(&tb, &l, 1);
 }
 
+static uint64_t thread_runs;
+static ik_irqreturn_t thread_ret;
+
+static ik_irqreturn_t thread_fn(unsigned int irq, void *dev_id)
+{
+	thread_runs++;
+	return thread_ret;
+}
+
+static void request_threaded_fn(void *arg)
+{
+	struct call *c = arg;
+
+	c->ret = ik_request_threaded_irq(c->l->irq, NULL, thread_fn, 0, "spur-thread", c->l);
+}
+
+/*
+ * A threaded handler is judged by what its thread returned: the primary
+ * only wakes it, so each interrupt is accounted at the next one.  A thread
+ * that never handles its interrupts gets the line disabled; one that
+ * handles them keeps it alive.
+ */
+static void test_threaded_unhandled_flood(void **state)
+{
+	static const struct ik_spurious_config cfg = {
+		.window = 1000, .threshold = 999, .aging_ns = 100000000ull,
+	};
+	struct testbed tb;
+	struct line l;
+	struct call c;
+	struct ik_irq_info info;
+
+	for (int handled = 0; handled < 2; handled++) {
+		setup(&tb, 3, &l, 1, &cfg);
+		c = (struct call){ .l = &l };
+		testbed_on_cpu(&tb, 0, request_threaded_fn, &c);
+		assert_int_equal(c.ret, 0);
+		thread_ret = handled ? IK_IRQ_HANDLED : IK_IRQ_NONE;
+		thread_runs = 0;
+		for (unsigned int i = 0; i < 1200; i++) {
+			fire(&l);
+			sim_run_until_idle(tb.m);
+		}
+		info = info_of(&l);
+		if (handled) {
+			assert_int_equal(thread_runs, 1200);
+			assert_false(info.istate & IK_IRQS_SPURIOUS_DISABLED);
+			assert_int_equal(info.spurious_disables, 0);
+		} else {
+			/* 1000 judged interrupts need 1001 hard ones; then the line is off. */
+			assert_int_equal(thread_runs, 1001);
+			assert_true(info.istate & IK_IRQS_SPURIOUS_DISABLED);
+			assert_int_equal(info.spurious_disables, 1);
+		}
+		assert_int_equal(do_op(&l, C_FREE, 0), 0);
+		teardown(&tb, &l, 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -469,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_no_debug_exempt),
 		cmocka_unit_test(test_bogus_return),
 		cmocka_unit_test(test_bad_config_ignored),
+		cmocka_unit_test(test_threaded_unhandled_flood),
 	};
 
 	/* The reports are expected; keep the output readable. */
