@@ -99,8 +99,14 @@ struct ik_irq_chip {
 	void (*irq_write_msi_msg)(struct ik_irq_data *data, const struct ik_msi_msg *msg);
 	void (*irq_bus_lock)(struct ik_irq_data *data);
 	void (*irq_bus_sync_unlock)(struct ik_irq_data *data);
+	/* Read hardware state (IK_IRQCHIP_STATE_*); optional, atomic. */
+	int (*irq_get_irqchip_state)(struct ik_irq_data *data, unsigned int which, bool *state);
 	uint32_t flags;                 /* IK_IRQCHIP_* */
 };
+
+/* States for irq_get_irqchip_state. */
+#define IK_IRQCHIP_STATE_PENDING 0u /* the source holds a message it could not send */
+#define IK_IRQCHIP_STATE_MASKED  1u /* the source is masked */
 
 /* Trigger types for irq_set_type. */
 #define IK_IRQ_TYPE_NONE        0u

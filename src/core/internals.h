@@ -118,5 +118,12 @@ void ik_irq_wake_thread(struct ik_irq_desc *desc, struct ik_irqaction *action);
 
 /* irqdomain.c */
 bool ik_irq_domains_empty(void);
+const struct ik_irq_domain_ops *ik_irq_domain_get_ops(const struct ik_irq_domain *domain);
+void ik_irq_domain_set_msi_parent_ops(struct ik_irq_domain *domain, const void *ops);
+const void *ik_irq_domain_get_msi_parent_ops(const struct ik_irq_domain *domain);
+
+/* device.c: where the MSI core keeps a device's MSI data. */
+struct ik_device;
+void **ik_device_msi_data_slot(struct ik_device *dev);
 
 #endif /* IK_CORE_INTERNALS_H */

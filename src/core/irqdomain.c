@@ -23,6 +23,7 @@ struct ik_irq_domain {
 	ik_spinlock_t revmap_lock;
 	struct ik_xa revmap;
 	struct ik_irq_domain *next;     /* global list, creation order */
+	const void *msi_parent_ops;     /* struct ik_msi_parent_ops (src/msi) */
 };
 
 static struct {
@@ -453,4 +454,23 @@ void ik_irq_domain_deactivate_irq(struct ik_irq_data *data)
 		if (level->domain && level->domain->ops->deactivate)
 			level->domain->ops->deactivate(level->domain, level);
 	ik_irqd_clear(data, IK_IRQD_ACTIVATED);
+}
+
+const struct ik_irq_domain_ops *ik_irq_domain_get_ops(const struct ik_irq_domain *domain)
+{
+	return domain->ops;
+}
+
+void ik_irq_domain_set_msi_parent_ops(struct ik_irq_domain *domain, const void *ops)
+{
+	domain->msi_parent_ops = ops;
+	if (ops)
+		domain->flags |= IK_IRQ_DOMAIN_FLAG_MSI_PARENT;
+	else
+		domain->flags &= ~IK_IRQ_DOMAIN_FLAG_MSI_PARENT;
+}
+
+const void *ik_irq_domain_get_msi_parent_ops(const struct ik_irq_domain *domain)
+{
+	return domain->msi_parent_ops;
 }

@@ -18,6 +18,7 @@
  * descriptor lock.  The tables are read without it on interrupt entry.
  */
 #include <irqkit/matrix.h>
+#include <irqkit/msi.h>
 
 #include "apic.h"
 #include "core/internals.h"
@@ -330,6 +331,23 @@ static void vector_deactivate(struct ik_irq_domain *domain, struct ik_irq_data *
 	}
 	ik_os_spin_unlock_irqrestore(&vec.lock, flags);
 }
+
+/*
+ * Without remapping a vector block on one CPU cannot be guaranteed to be
+ * aligned and contiguous, so multi-vector MSI is not offered: PCI falls back
+ * to one vector.  MSI-X entries and device stores are independent slots,
+ * so they may grow after enable.
+ */
+static const struct ik_msi_parent_ops x86_vector_msi_parent_ops = {
+	.supported_flags = IK_MSI_FLAG_PCI_MSIX | IK_MSI_FLAG_PCI_MSIX_ALLOC_DYN |
+			   IK_MSI_FLAG_DEVICE_MSI,
+	.required_flags = IK_MSI_FLAG_USE_DEF_DOM_OPS | IK_MSI_FLAG_USE_DEF_CHIP_OPS,
+	.bus_select_mask = IK_BIT(IK_MSI_BUS_PCI_MSI) | IK_BIT(IK_MSI_BUS_PCI_MSIX) |
+			   IK_BIT(IK_MSI_BUS_IMS) | IK_BIT(IK_MSI_BUS_NTB) |
+			   IK_BIT(IK_MSI_BUS_DEVICE),
+	.prefix = "",
+	.init_dev_msi_info = ik_msi_lib_init_dev_msi_info,
+};
 
 static const struct ik_irq_domain_ops vector_domain_ops = {
 	.alloc = vector_alloc,
@@ -726,6 +744,7 @@ int ik_x86_vector_init(const uint8_t *extra_system_vectors, unsigned int nr_extr
 		ret = -IK_ENOMEM;
 		goto err_free_tables;
 	}
+	ik_msi_parent_set_ops(vec.domain, &x86_vector_msi_parent_ops);
 	vec.ready = true;
 	return 0;
 
