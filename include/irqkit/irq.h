@@ -88,6 +88,15 @@ int ik_disable_irq(unsigned int irq);
 int ik_disable_irq_nosync(unsigned int irq);
 
 /**
+ * ik_irq_set_disable_unlazy - make ik_disable_irq() mask at once
+ * By default disable is lazy (the first interrupt that arrives masks).
+ * Stores whose mask only takes effect at the bus sync (queue-updated IMS)
+ * want the mask inside the disable call's bus-lock bracket instead.
+ * Context: any.  Return: 0, -IK_ENOENT.
+ */
+int ik_irq_set_disable_unlazy(unsigned int irq, bool unlazy);
+
+/**
  * ik_enable_irq - undo one ik_disable_irq()
  * At depth zero the line is unmasked and an interrupt that arrived while
  * disabled is replayed.

@@ -290,6 +290,22 @@ int ik_free_irq(unsigned int irq, void *dev_id)
 
 /* ---- Enable / disable -------------------------------------------------- */
 
+int ik_irq_set_disable_unlazy(unsigned int irq, bool unlazy)
+{
+	struct ik_irq_desc *desc = ik_irq_to_desc(irq);
+	ik_irqflags_t flags;
+
+	if (!desc)
+		return -IK_ENOENT;
+	flags = ik_os_spin_lock_irqsave(&desc->lock);
+	if (unlazy)
+		desc->istate |= IK_IRQS_DISABLE_UNLAZY;
+	else
+		desc->istate &= ~IK_IRQS_DISABLE_UNLAZY;
+	ik_os_spin_unlock_irqrestore(&desc->lock, flags);
+	return 0;
+}
+
 int ik_disable_irq_nosync(unsigned int irq)
 {
 	ik_irqflags_t flags;
