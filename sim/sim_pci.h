@@ -181,6 +181,12 @@
 #define  SIM_PCI_MSIX_ENTRY_CTRL_MASK	(1u << 0)
 #define SIM_PCI_MSIX_MAX_ENTRIES 2048
 
+/* Identifiers of the simulator's own device models (sim_ims.h, sim_ntb.h). */
+#define SIM_PCI_VENDOR_SIM		0x5349	/* made up: "SI" */
+#define SIM_PCI_DEVICE_IMS_SLOTS	0x0001
+#define SIM_PCI_DEVICE_IMS_QUEUE	0x0002
+#define SIM_PCI_DEVICE_NTB		0x0003
+
 struct sim_pci_bus;
 struct sim_pci_dev;
 
