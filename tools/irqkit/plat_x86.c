@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * Platform "x86": CPUs with xAPICs (sparse APIC IDs allowed), the x86
+ * vector domain as the root and MSI parent.  Interrupt remapping is not
+ * in the library yet: "remapping off" is accepted, "remapping on" is
+ * refused with a clear message.
+ */
+#include <string.h>
+
+#include <irqkit/matrix.h>
+#include <irqkit/x86.h>
+
+#include "host_port.h"
+#include "tool.h"
+
+static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
+{
+	if (p_accept(p, "apic-ids")) {
+		if (cfg->ids_given)
+			return p_error_at(p, &p->tl->tok[p->i - 1], "'apic-ids' given twice");
+		cfg->ids_given = true;
+		cfg->nr_ids = 0;
+		for (;;) {
+			uint64_t id;
+
+			if (cfg->nr_ids >= SIM_MAX_CPUS)
+				return p_error_at(p, p_peek(p), "too many APIC IDs (at most %d)",
+						  SIM_MAX_CPUS);
+			if (p_number(p, "an APIC ID (0..254)", 0, 254, &id))
+				return -1;
+			for (unsigned int i = 0; i < cfg->nr_ids; i++)
+				if (cfg->ids[i] == id)
+					return p_error_at(p, &p->tl->tok[p->i - 1],
+							  "APIC ID %llu given twice",
+							  (unsigned long long)id);
+			cfg->ids[cfg->nr_ids++] = (uint32_t)id;
+			if (!p_accept_type(p, T_COMMA))
+				break;
+		}
+		return 1;
+	}
+	if (p_accept(p, "remapping")) {
+		if (p_accept(p, "off")) {
+			cfg->remapping = false;
+			return 1;
+		}
+		if (p_is_word(p_peek(p), "on"))
+			return p_error_at(p, p_peek(p),
+					  "interrupt remapping is not available yet in this build "
+					  "(expected 'off')");
+		return p_expected(p, "'off' (remapping 'on' is not available yet)");
+	}
+	return 0;
+}
+
+static void online_fn(void *arg)
+{
+	*(int *)arg = ik_x86_cpu_online();
+}
+
+static void offline_fn(void *arg)
+{
+	*(int *)arg = ik_x86_cpu_offline();
+}
+
+static int x86_build(struct world *w)
+{
+	static const uint8_t port_vectors[] = { SIM_VECTOR_CALL_FUNCTION, SIM_VECTOR_SPURIOUS };
+	struct sim_config cfg = { 0 };
+	int ret;
+
+	cfg.nr_cpus = w->mcfg.nr_cpus;
+	cfg.seed = w->seed;
+	cfg.threaded = w->threaded;
+	cfg.interleave_permille = w->interleave;
+	if (w->mcfg.ids_given) {
+		cfg.apic_ids_given = true;
+		for (unsigned int i = 0; i < cfg.nr_cpus; i++)
+			cfg.apic_ids[i] = w->mcfg.ids[i];
+	}
+	w->m = sim_create(&cfg);
+	if (!w->m)
+		return -IK_EINVAL;
+	sim_port_install(w->m, ik_x86_common_interrupt);
+	w->alloc_baseline = sim_alloc_outstanding();
+	ret = ik_core_init();
+	if (ret)
+		goto fail_sim;
+	ret = ik_x86_vector_init(port_vectors, 2);
+	if (ret)
+		goto fail_core;
+	for (unsigned int cpu = 0; cpu < cfg.nr_cpus; cpu++) {
+		int r = 0;
+
+		sim_run_on_cpu(w->m, cpu, online_fn, &r);
+		if (r) {
+			ret = r;
+			/* Offline the ones we brought up, then undo the rest. */
+			while (cpu-- > 1)
+				sim_run_on_cpu(w->m, cpu, offline_fn, &r);
+			ik_x86_vector_exit();
+			goto fail_core;
+		}
+	}
+	return 0;
+fail_core:
+	ik_core_exit();
+fail_sim:
+	sim_destroy(w->m);
+	w->m = NULL;
+	return ret;
+}
+
+static int x86_teardown(struct world *w)
+{
+	int ret = ik_x86_vector_exit();
+
+	if (ret)
+		return ret;
+	return ik_core_exit();
+}
+
+static struct ik_irq_domain *x86_msi_parent(struct world *w)
+{
+	return ik_x86_vector_domain();
+}
+
+static int x86_cpu_offline(struct world *w, unsigned int cpu)
+{
+	int ret = 0;
+
+	sim_run_on_cpu(w->m, cpu, offline_fn, &ret);
+	if (!ret)
+		sim_cpu_set_online(w->m, cpu, false);
+	return ret;
+}
+
+static int x86_cpu_online(struct world *w, unsigned int cpu)
+{
+	int ret = 0;
+
+	sim_cpu_set_online(w->m, cpu, true);
+	sim_run_on_cpu(w->m, cpu, online_fn, &ret);
+	if (ret)
+		sim_cpu_set_online(w->m, cpu, false);
+	return ret;
+}
+
+static int x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving)
+{
+	struct ik_x86_irq_target t;
+	int ret = ik_x86_irq_target(irq, &t);
+
+	if (ret)
+		return ret;
+	/* Reserved, not activated: it points at the placeholder, not a CPU. */
+	if (t.has_reserved || t.vector == IK_X86_SHUTDOWN_VECTOR)
+		return -IK_ENOENT;
+	*cpu = t.cpu;
+	*vector = t.vector;
+	*moving = t.move_in_progress;
+	return 0;
+}
+
+static uint32_t x86_cpu_hw_id(struct world *w, unsigned int cpu)
+{
+	return sim_cpu_apic_id(w->m, cpu);
+}
+
+static int x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats *st)
+{
+	struct ik_irq_matrix_cpu_stats ms;
+	struct ik_x86_vector_stats vs;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = ik_x86_matrix_cpu_stats(cpu, &ms);
+	if (ret)
+		return ret;
+	ret = ik_x86_vector_stats(cpu, &vs);
+	if (ret)
+		return ret;
+	st->online = sim_cpu_is_online(w->m, cpu);
+	st->available = ms.available;
+	st->allocated = ms.allocated;
+	st->managed = ms.managed;
+	st->managed_allocated = ms.managed_allocated;
+	st->spurious = vs.spurious;
+	st->cleanups = vs.cleanups;
+	st->cleanups_postponed = vs.cleanups_postponed;
+	for (unsigned int v = 0; v < IK_X86_NR_VECTORS; v++)
+		st->taken += sim_cpu_vector_count(w->m, cpu, v);
+	return 0;
+}
+
+static const struct tool_platform x86_platform = {
+	.name = "x86",
+	.summary = "x86 with xAPICs; the vector domain is the root and the MSI parent",
+	.usage = "apic-ids A,B,..., remapping off",
+	.parse_opt = x86_parse_opt,
+	.build = x86_build,
+	.teardown = x86_teardown,
+	.msi_parent = x86_msi_parent,
+	.cpu_offline = x86_cpu_offline,
+	.cpu_online = x86_cpu_online,
+	.irq_target = x86_irq_target,
+	.cpu_id_name = "apic-id",
+	.cpu_hw_id = x86_cpu_hw_id,
+	.cpu_stats = x86_cpu_stats,
+};
+TOOL_REGISTER_PLATFORM(x86_platform)
