@@ -1184,7 +1184,7 @@ static void report_failure(struct world *w, const struct cmd *c, const char *why
 
 	world_progress_clear(w);
 	expectation_text(c, text, sizeof(text));
-	fprintf(stderr, "%s:%u:%u: expectation failed: %s (%s)\n", c->loc.file, c->loc.line,
+	fprintf(w->err, "%s:%u:%u: expectation failed: %s (%s)\n", c->loc.file, c->loc.line,
 		c->loc.col, text, why);
 }
 
@@ -1299,7 +1299,7 @@ static void record_result(struct world *w, struct cmd *c, int ret)
 	if (!ret)
 		return;
 	if (w->shell) {
-		fprintf(stderr, "%s:%u:%u: %s failed: %s (%s)%s%s\n", c->loc.file, c->loc.line,
+		fprintf(w->err, "%s:%u:%u: %s failed: %s (%s)%s%s\n", c->loc.file, c->loc.line,
 			c->loc.col, w->last_what, err_name(ret), ik_strerror(ret),
 			detail[0] ? ": " : "", detail);
 		return;
@@ -1310,7 +1310,7 @@ static void record_result(struct world *w, struct cmd *c, int ret)
 static void report_unexpected(struct world *w)
 {
 	world_progress_clear(w);
-	fprintf(stderr,
+	fprintf(w->err,
 		"%s:%u:%u: error: %s failed: %s (%s)%s%s\n"
 		"  (if this is what the scenario tests, add 'expect error %s' on the next line)\n",
 		w->last_loc.file, w->last_loc.line, w->last_loc.col, w->last_what,

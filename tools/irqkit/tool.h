@@ -482,6 +482,7 @@ struct world {
 	bool verbose;
 	bool quiet;                    /* no echo/show output (views) */
 	FILE *out;
+	FILE *err;                     /* failures and errors found while running */
 	struct diag *d;
 	struct trace *trace;
 	struct fire_chain *chains;

@@ -29,6 +29,7 @@ void world_init(struct world *w, struct diag *d, FILE *out)
 	memset(w, 0, sizeof(*w));
 	w->d = d;
 	w->out = out;
+	w->err = stderr;
 	w->seed = 1;
 	w->mcfg.nr_cpus = 4;
 	w->next_mmio = 0xF0000000ull;
@@ -515,7 +516,7 @@ unsigned int world_reap_chains(struct world *w)
 
 			world_label(c->dev, c->space, c->index, label, sizeof(label));
 			world_progress_clear(w);
-			fprintf(stderr,
+			fprintf(w->err,
 				"%s:%u:%u: error: paced firing of %s stopped: no handler saw fire "
 				"#%llu (lost, or blocked by a disable or mask); %llu fires not made\n",
 				c->loc.file, c->loc.line, c->loc.col, label,
@@ -673,7 +674,7 @@ int64_t world_fini(struct world *w)
 
 		ret = world_device_teardown(w, d);
 		if (ret && !err) {
-			fprintf(stderr, "irqkit: teardown of device %s: %s\n", d->name,
+			fprintf(w->err, "irqkit: teardown of device %s: %s\n", d->name,
 				ik_strerror(ret));
 			err = ret;
 		}
@@ -684,7 +685,7 @@ int64_t world_fini(struct world *w)
 		trace_detach(w->trace, w);
 	ret = w->mcfg.plat->teardown(w);
 	if (ret) {
-		fprintf(stderr, "irqkit: teardown of the %s platform: %s\n", w->mcfg.plat->name,
+		fprintf(w->err, "irqkit: teardown of the %s platform: %s\n", w->mcfg.plat->name,
 			ik_strerror(ret));
 		err = ret;
 	}
@@ -698,6 +699,6 @@ int64_t world_fini(struct world *w)
 		world_device_delete(w->graveyard[i]);
 	w->nr_graveyard = 0;
 	if (leaked)
-		fprintf(stderr, "irqkit: the library leaked %lld allocations\n", (long long)leaked);
+		fprintf(w->err, "irqkit: the library leaked %lld allocations\n", (long long)leaked);
 	return err ? -1 : leaked;
 }

@@ -1,0 +1,39 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+# Every JSON output of the tool parses.  Usage: json_check.sh IRQKIT PYTHON3 SOURCE_DIR
+set -u
+irqkit=$1
+py=$2
+src=$3
+tmp=${TMPDIR:-/tmp}/irqkit-json.$$
+mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+n=0
+for scn in "" "$src/examples/hotplug.scn" "$src/examples/shared_spurious.scn"; do
+	for v in tree interrupts vectors devices run; do
+		n=$((n + 1))
+		if ! "$irqkit" $v $scn --format json >"$tmp/$n.json" 2>"$tmp/err"; then
+			fail=$((fail + 1)); echo "FAIL: irqkit $v $scn --format json"; cat "$tmp/err"
+		fi
+	done
+	n=$((n + 1))
+	if ! "$irqkit" trace $scn --out "$tmp/$n.json" 2>"$tmp/err"; then
+		fail=$((fail + 1)); echo "FAIL: irqkit trace $scn"; cat "$tmp/err"
+	fi
+done
+# One interpreter for all files (python3 -m json.tool per file is slow).
+"$py" - "$tmp"/*.json <<'PY' || fail=$((fail + 1))
+import json, sys
+bad = 0
+for path in sys.argv[1:]:
+    try:
+        with open(path) as f:
+            json.load(f)
+    except Exception as e:
+        print("FAIL: %s: %s" % (path, e))
+        bad += 1
+print("%d passed, %d failed" % (len(sys.argv) - 1 - bad, bad))
+sys.exit(1 if bad else 0)
+PY
+[ $fail -eq 0 ]
