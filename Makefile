@@ -36,11 +36,13 @@ test-tsan: deps
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threaded
 
-# Warning check with the other compiler (CI).
+# Warning check with the other compiler, and a brief libFuzzer run of the
+# scenario parser (CI).
 test-clang:
 	@./scripts/deps.sh --clang
 	CC=clang cmake -S . -B build-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build build-clang -j$(JOBS)
+	cd build-clang && ctest --output-on-failure -L fuzz
 
 bench: deps
 	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DIK_LOCKDEP=OFF >/dev/null

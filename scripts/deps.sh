@@ -11,6 +11,11 @@ command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
 if [ "${1:-}" = "--clang" ]; then
 	command -v clang >/dev/null 2>&1 || missing="$missing clang"
 fi
+# Optional: line editing for `irqkit shell`; installed when possible, never required.
+if [ ! -f /usr/include/editline/readline.h ] && [ "$(id -u)" = "0" ] &&
+	command -v apt-get >/dev/null 2>&1; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libedit-dev >/dev/null 2>&1 || true
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
 	echo "deps: installing:$missing"
