@@ -232,7 +232,9 @@ int ik_irq_chip_set_type_parent(struct ik_irq_data *data, unsigned int type);
 
 /**
  * ik_irq_chip_retrigger_hierarchy - retrigger through the first level,
- * from @data toward the root, whose chip has irq_retrigger.
+ * from @data toward the root, whose chip has irq_retrigger.  A chip may
+ * use this helper as its own irq_retrigger (to delegate); such levels are
+ * skipped.
  * Return: that chip's answer (non-zero = retriggered in hardware), or 0.
  */
 int ik_irq_chip_retrigger_hierarchy(struct ik_irq_data *data);

@@ -24,7 +24,9 @@
  * can mask (the chip's irq_mask/irq_unmask act on the device),
  * IK_MSI_FLAG_MASK_PARENT says masking must (also) happen at the parent.
  * The core composes the domain's mask callbacks once, at creation: source,
- * parent, both, or none.
+ * parent, both, or none.  A store that has mask callbacks but does not
+ * declare IK_MSI_FLAG_MASK_SOURCE (runtime masking happens at the parent)
+ * has its own mask opened at startup and closed at shutdown only.
  *
  * Locking.  ik_msi_lock_descs() takes the device's MSI lock (a sleepable
  * mutex).  Every descriptor operation and every iterator needs it; the

@@ -398,8 +398,13 @@ int ik_irq_chip_set_type_parent(struct ik_irq_data *data, unsigned int type)
 
 int ik_irq_chip_retrigger_hierarchy(struct ik_irq_data *data)
 {
+	/*
+	 * A level that installed this helper as its own irq_retrigger only
+	 * delegates: skip it, or the walk would call itself forever.
+	 */
 	for (; data; data = data->parent_data)
-		if (data->chip && data->chip->irq_retrigger)
+		if (data->chip && data->chip->irq_retrigger &&
+		    data->chip->irq_retrigger != ik_irq_chip_retrigger_hierarchy)
 			return data->chip->irq_retrigger(data);
 	return 0;
 }

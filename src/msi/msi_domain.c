@@ -101,19 +101,47 @@ static const struct {
 	[1][1] = { msi_mask_both, msi_unmask_both, false },
 };
 
+/*
+ * A store that can mask but whose runtime masking happens at the parent
+ * (an ITS-like platform masks at the destination): the store's own mask is
+ * opened at startup and closed at shutdown, so it never hides an interrupt
+ * the parent has unmasked.
+ */
+static unsigned int msi_startup_open_source(struct ik_irq_data *data)
+{
+	data_info(data)->source_unmask(data);
+	if (data->chip->irq_unmask)
+		data->chip->irq_unmask(data);
+	return 0;
+}
+
+static void msi_shutdown_close_source(struct ik_irq_data *data)
+{
+	if (data->chip->irq_mask)
+		data->chip->irq_mask(data);
+	data_info(data)->source_mask(data);
+}
+
 static int msi_compose_masking(struct ik_msi_domain_info *info)
 {
 	struct ik_irq_chip *chip = info->chip;
 	bool source = (info->flags & IK_MSI_FLAG_MASK_SOURCE) != 0;
 	bool parent = (info->flags & IK_MSI_FLAG_MASK_PARENT) != 0;
+	bool store_can_mask = chip->irq_mask && chip->irq_unmask;
 
-	if (source && (!chip->irq_mask || !chip->irq_unmask))
+	if (source && !store_can_mask)
 		return -IK_EINVAL;
-	info->source_mask = source ? chip->irq_mask : NULL;
-	info->source_unmask = source ? chip->irq_unmask : NULL;
+	info->source_mask = store_can_mask ? chip->irq_mask : NULL;
+	info->source_unmask = store_can_mask ? chip->irq_unmask : NULL;
 	if (!msi_mask_models[source][parent].keep_source) {
 		chip->irq_mask = msi_mask_models[source][parent].mask;
 		chip->irq_unmask = msi_mask_models[source][parent].unmask;
+	}
+	if (!source && store_can_mask) {
+		if (!chip->irq_startup)
+			chip->irq_startup = msi_startup_open_source;
+		if (!chip->irq_shutdown)
+			chip->irq_shutdown = msi_shutdown_close_source;
 	}
 	return 0;
 }
@@ -364,6 +392,7 @@ err_free_bundle:
 void ik_msi_remove_device_domain(struct ik_device *dev, unsigned int domid)
 {
 	struct msi_device_data *md = msi_dev_data(dev);
+	struct msi_domain_bundle *bundle;
 	struct ik_irq_domain *domain;
 	struct msi_dev_domain *slot;
 
@@ -381,11 +410,12 @@ void ik_msi_remove_device_domain(struct ik_device *dev, unsigned int domid)
 		       ik_device_name(dev), ik_irq_domain_name(domain));
 		goto out_unlock;
 	}
+	bundle = ik_container_of((struct ik_msi_domain_info *)ik_irq_domain_host_data(domain),
+				 struct msi_domain_bundle, tmpl.info);
 	if (IK_WARN_ON(ik_irq_domain_remove(domain)))
 		goto out_unlock;
 	slot->domain = NULL;
-	ik_os_free(ik_container_of((struct ik_msi_domain_info *)ik_irq_domain_host_data(domain),
-				   struct msi_domain_bundle, tmpl.info));
+	ik_os_free(bundle);
 out_unlock:
 	ik_msi_unlock_descs(dev);
 }
