@@ -37,6 +37,10 @@ foreach(ex ${IK_EXAMPLES})
   get_filename_component(name ${ex} NAME_WE)
   add_test(NAME example_${name} COMMAND irqkit-tool run --quiet ${ex})
   set_tests_properties(example_${name} PROPERTIES LABELS tool TIMEOUT 300)
+  if(name MATCHES "threaded")
+    # Also in the TSan run of `make test` (label threaded).
+    set_tests_properties(example_${name} PROPERTIES LABELS "tool;threaded")
+  endif()
 endforeach()
 if(EXISTS ${IK_TOOL_TESTS}/run_cases.sh)
   add_test(NAME tool_cases
