@@ -278,27 +278,16 @@ int pci_msi_enable(struct pci_state *ps, unsigned int min, unsigned int max, boo
 	uint16_t cap_flags;
 	int created, ret;
 
-	ret = ik_msi_setup_device_data(dev);
-	if (ret)
-		return ret;
-	ik_msi_lock_descs(dev);
-	if (ps->mode != PCI_MODE_NONE) {
-		ik_err("irqkit: %s: %s already enabled: %s\n", name,
-		       ps->mode == PCI_MODE_MSI ? "MSI" : "MSI-X",
-		       ps->mode == PCI_MODE_MSI ? "MSI cannot be resized, free the vectors first"
-						: "free the vectors first");
-		ik_msi_unlock_descs(dev);
-		return -IK_EINVAL;
-	}
 	cap_flags = (uint16_t)pci_cfg_read(ps, msi_reg(ps, PCI_MSI_FLAGS), 2);
-	ik_msi_unlock_descs(dev);
-
 	cap_n = 1u << pci_msi_mmc(cap_flags);
 	nvec = IK_MIN(max, cap_n);
 	while (nvec & (nvec - 1))
 		nvec &= nvec - 1;       /* round down to a power of two */
 	if (nvec < min)
 		return -IK_ENOSPC;
+	ret = ik_msi_setup_device_data(dev);
+	if (ret)
+		return ret;
 
 	tmpl = (cap_flags & PCI_MSI_FLAGS_MASKBIT) ? &pci_msi_maskable_template
 						    : &pci_msi_nomask_template;
@@ -338,8 +327,8 @@ int pci_msi_enable(struct pci_state *ps, unsigned int min, unsigned int max, boo
 	}
 	pci_intx(ps, false);
 	msi_ctrl_update(ps, 0, PCI_MSI_FLAGS_ENABLE);
-	ps->msi_nvec = nvec;
-	ps->mode = PCI_MODE_MSI;
+	IK_WRITE_ONCE(ps->msi_nvec, nvec);
+	IK_WRITE_ONCE(ps->mode, PCI_MODE_MSI);
 	ik_msi_unlock_descs(dev);
 	return (int)nvec;
 
@@ -373,8 +362,8 @@ void pci_msi_disable_locked(struct pci_state *ps)
 	}
 	if (pci_accessible(ps))
 		msi_ctrl_update(ps, PCI_MSI_FLAGS_QSIZE, 0);
-	ps->msi_nvec = 0;
-	ps->mode = PCI_MODE_NONE;
+	IK_WRITE_ONCE(ps->msi_nvec, 0);
+	IK_WRITE_ONCE(ps->mode, PCI_MODE_NONE);
 }
 
 void pci_msi_restore(struct pci_state *ps)

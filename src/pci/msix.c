@@ -136,13 +136,23 @@ static int pci_msix_prepare_desc(struct ik_irq_domain *domain, struct ik_msi_all
 	return 0;
 }
 
-/* The descriptor goes: its entry stays masked (deactivation zeroed the message). */
+/*
+ * The descriptor goes: its entry is left masked and without a message.
+ * (An interrupt that was allocated but never requested was only activated
+ * in reservation mode and is not deactivated, so its entry would keep the
+ * placeholder message.)
+ */
 static void pci_msix_release_desc(struct ik_irq_domain *domain, struct ik_msi_desc *desc)
 {
+	static const struct ik_msi_msg zero;
 	struct pci_state *ps = ik_msi_get_domain_info(domain)->data;
 
 	desc->pci.mask_cache |= PCI_MSIX_ENTRY_CTRL_MASK;
-	msix_write_ctrl(ps, desc, true);
+	msix_write_ctrl(ps, desc, false);
+	if (pci_accessible(ps)) {
+		msix_write_entry(desc, &zero);
+		(void)ik_os_mmio_read32(entry_reg(desc, PCI_MSIX_ENTRY_DATA));
+	}
 }
 
 static const struct ik_msi_domain_template pci_msix_template = {
@@ -262,28 +272,21 @@ int pci_msix_enable(struct pci_state *ps, unsigned int min, unsigned int max, bo
 	unsigned int nvec, done;
 	int created, ret;
 
-	ret = ik_msi_setup_device_data(dev);
+	/* Checks first: a refused request leaves no trace on the device. */
+	ret = msix_read_layout(ps, &layout);
 	if (ret)
 		return ret;
-	ik_msi_lock_descs(dev);
-	if (ps->mode != PCI_MODE_NONE) {
-		ik_err("irqkit: %s: %s already enabled: free the vectors first\n", name,
-		       ps->mode == PCI_MODE_MSI ? "MSI" : "MSI-X");
-		ik_msi_unlock_descs(dev);
-		return -IK_EINVAL;
-	}
-	ret = msix_read_layout(ps, &layout);
-	if (!ret && !(pci_cfg_read(ps, IK_PCI_COMMAND, 2) & IK_PCI_COMMAND_MEMORY)) {
+	if (!(pci_cfg_read(ps, IK_PCI_COMMAND, 2) & IK_PCI_COMMAND_MEMORY)) {
 		ik_err("irqkit: %s: memory space disabled: the MSI-X table is unreachable (ik_pci_enable_device() first)\n",
 		       name);
-		ret = -IK_EINVAL;
+		return -IK_EINVAL;
 	}
-	ik_msi_unlock_descs(dev);
-	if (ret)
-		return ret;
 	nvec = IK_MIN(max, (unsigned int)layout.table_size);
 	if (nvec < min)
 		return -IK_ENOSPC;
+	ret = ik_msi_setup_device_data(dev);
+	if (ret)
+		return ret;
 
 	created = pci_setup_domain(ps, &pci_msix_template, layout.table_size);
 	if (created < 0)
@@ -340,7 +343,7 @@ int pci_msix_enable(struct pci_state *ps, unsigned int min, unsigned int max, bo
 		}
 	}
 	msix_ctrl_update(ps, PCI_MSIX_FLAGS_MASKALL, 0);
-	ps->mode = PCI_MODE_MSIX;
+	IK_WRITE_ONCE(ps->mode, PCI_MODE_MSIX);
 	ps->msix_generation++;
 	ik_msi_unlock_descs(dev);
 	return (int)nvec;
@@ -378,7 +381,7 @@ void pci_msix_disable_locked(struct pci_state *ps)
 		ik_msi_domain_free_irqs_all_locked(dev, IK_MSI_DEFAULT_DOMAIN);
 		ik_msi_free_descs_range(dev, IK_MSI_DEFAULT_DOMAIN, 0, IK_MSI_MAX_INDEX);
 	}
-	ps->mode = PCI_MODE_NONE;
+	IK_WRITE_ONCE(ps->mode, PCI_MODE_NONE);
 }
 
 void pci_msix_restore(struct pci_state *ps)
@@ -429,7 +432,7 @@ bool ik_pci_msix_can_alloc_dyn(struct ik_device *dev)
 
 	if (!ps || !ps->cfg.msix.cap)
 		return false;
-	if (ps->mode == PCI_MODE_MSIX)
+	if (IK_READ_ONCE(ps->mode) == PCI_MODE_MSIX)
 		return msix_dyn_ok(dev);
 	/* Not enabled yet: what the parent would give a PCI-MSIX domain. */
 	pops = ik_msi_parent_get_ops(ik_device_msi_parent(dev));

@@ -489,11 +489,17 @@ int ik_pci_alloc_irq_vectors(struct ik_device *dev, unsigned int min, unsigned i
 		ik_err("irqkit: %s: cannot enable MSI/MSI-X outside D0\n", ik_device_name(dev));
 		return -IK_EIO;
 	}
+	if (IK_READ_ONCE(ps->mode) != PCI_MODE_NONE) {
+		ik_err("irqkit: %s: %s already enabled: %s\n", ik_device_name(dev),
+		       IK_READ_ONCE(ps->mode) == PCI_MODE_MSI ? "MSI" : "MSI-X",
+		       IK_READ_ONCE(ps->mode) == PCI_MODE_MSI ? "MSI cannot be resized, free the vectors first"
+						: "free the vectors first");
+		return -IK_EINVAL;
+	}
+	/* MSI-X first; MSI if MSI-X is absent or cannot be had (as Linux). */
 	if ((flags & IK_PCI_IRQ_MSIX) && ps->cfg.msix.cap && !(ps->quirks & IK_PCI_QUIRK_NO_MSIX)) {
 		ret = pci_msix_enable(ps, min, max, affinity, spread);
-		/* A function that has MSI-X but cannot use it now does not fall back. */
-		if (ret >= 0 || ret == -IK_EINVAL || ret == -IK_EIO || ret == -IK_ENOMEM ||
-		    !(flags & IK_PCI_IRQ_MSI))
+		if (ret >= 0 || !(flags & IK_PCI_IRQ_MSI))
 			return ret;
 	}
 	if ((flags & IK_PCI_IRQ_MSI) && ps->cfg.msi_cap && !(ps->quirks & IK_PCI_QUIRK_NO_MSI))
@@ -544,11 +550,13 @@ void ik_pci_free_irq_vectors(struct ik_device *dev)
 int ik_pci_irq_vector(struct ik_device *dev, unsigned int nr)
 {
 	struct pci_state *ps = pci_state_of(dev);
+	enum pci_irq_mode mode;
 	int irq;
 
-	if (!ps || ps->mode == PCI_MODE_NONE)
+	if (!ps)
 		return -IK_EINVAL;
-	if (ps->mode == PCI_MODE_MSI && nr >= ps->msi_nvec)
+	mode = IK_READ_ONCE(ps->mode);
+	if (mode == PCI_MODE_NONE || (mode == PCI_MODE_MSI && nr >= IK_READ_ONCE(ps->msi_nvec)))
 		return -IK_EINVAL;
 	irq = ik_msi_get_virq(dev, IK_MSI_DEFAULT_DOMAIN, nr);
 	return irq < 0 ? -IK_EINVAL : irq;
@@ -558,14 +566,14 @@ bool ik_pci_msi_enabled(const struct ik_device *dev)
 {
 	const struct pci_state *ps = pci_state_of(dev);
 
-	return ps && ps->mode == PCI_MODE_MSI;
+	return ps && IK_READ_ONCE(ps->mode) == PCI_MODE_MSI;
 }
 
 bool ik_pci_msix_enabled(const struct ik_device *dev)
 {
 	const struct pci_state *ps = pci_state_of(dev);
 
-	return ps && ps->mode == PCI_MODE_MSIX;
+	return ps && IK_READ_ONCE(ps->mode) == PCI_MODE_MSIX;
 }
 
 int ik_pci_msi_vec_count(struct ik_device *dev)
