@@ -136,7 +136,7 @@ int dot_write(struct world *w, FILE *out)
 		dot_str(out, desc);
 		fprintf(out, "\"];\n");
 		for (unsigned int i = 0; i < ds.n; i++)
-			if (!strcmp(ik_irq_domain_name(ds.d[i]), d->name))
+			if (world_domain_device(w, ds.d[i]) == d)
 				fprintf(out, "  dev%u -> dom%u [style=dashed, arrowhead=none];\n", di, i);
 	}
 	fprintf(out, "}\n");

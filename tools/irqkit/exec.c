@@ -30,6 +30,27 @@ struct targets {
 };
 
 static char detail[160];
+/* The library's last log line before the current action, to show a new one with its failure. */
+static char log_before[256];
+static char log_new[256];
+
+static void log_snapshot(void)
+{
+	const char *l = sim_port_last_log();
+
+	snprintf(log_before, sizeof(log_before), "%s", l ? l : "");
+	log_new[0] = 0;
+}
+
+static void log_check(void)
+{
+	const char *l = sim_port_last_log();
+
+	if (l && strncmp(l, log_before, sizeof(log_before) - 1))
+		snprintf(log_new, sizeof(log_new), "%s", l);
+	else
+		log_new[0] = 0;
+}
 
 static void set_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void set_detail(const char *fmt, ...)
@@ -260,7 +281,8 @@ static int do_allocate(struct world *w, struct cmd *c, struct targets *t)
 			err = ret;
 			goto undo;
 		}
-		t->d->sp[t->space].lines[a.first].group_nr = a.nr;
+		for (unsigned int j = 0; j < a.nr; j++)
+			t->d->sp[t->space].lines[a.first + j].group = a.first + 1;
 		done = r + 1;
 		if (w->trace)
 			trace_instant(w, t->d, "allocate", "\"first\":%u,\"nr\":%u,\"irq\":%d", a.first,
@@ -273,7 +295,8 @@ static int do_allocate(struct world *w, struct cmd *c, struct targets *t)
 undo:
 	while (done-- > 0) {
 		world_free_run(w, cpu, t->d, t->space, runs[done][0], runs[done][1]);
-		t->d->sp[t->space].lines[runs[done][0]].group_nr = 0;
+		for (unsigned int j = 0; j < runs[done][1]; j++)
+			t->d->sp[t->space].lines[runs[done][0] + j].group = 0;
 	}
 	return err;
 }
@@ -304,7 +327,8 @@ static int do_free(struct world *w, struct cmd *c, struct targets *t)
 								       : "");
 			return ret;
 		}
-		tline(t, k)->group_nr = 0;
+		for (unsigned int j = 0; j < n; j++)
+			tline(t, k + j)->group = 0;
 		if (w->trace)
 			trace_instant(w, t->d, "free", "\"first\":%u,\"nr\":%u", t->idx[k], n);
 		k += n;
@@ -1302,6 +1326,8 @@ static void record_result(struct world *w, struct cmd *c, int ret)
 		fprintf(w->err, "%s:%u:%u: %s failed: %s (%s)%s%s\n", c->loc.file, c->loc.line,
 			c->loc.col, w->last_what, err_name(ret), ik_strerror(ret),
 			detail[0] ? ": " : "", detail);
+		if (log_new[0])
+			fprintf(w->err, "  the library said: %s\n", log_new);
 		return;
 	}
 	w->err_pending = true;
@@ -1310,12 +1336,13 @@ static void record_result(struct world *w, struct cmd *c, int ret)
 static void report_unexpected(struct world *w)
 {
 	world_progress_clear(w);
-	fprintf(w->err,
-		"%s:%u:%u: error: %s failed: %s (%s)%s%s\n"
-		"  (if this is what the scenario tests, add 'expect error %s' on the next line)\n",
-		w->last_loc.file, w->last_loc.line, w->last_loc.col, w->last_what,
-		err_name(w->last_err), ik_strerror(w->last_err), detail[0] ? ": " : "", detail,
-		err_name(w->last_err));
+	fprintf(w->err, "%s:%u:%u: error: %s failed: %s (%s)%s%s\n", w->last_loc.file,
+		w->last_loc.line, w->last_loc.col, w->last_what, err_name(w->last_err),
+		ik_strerror(w->last_err), detail[0] ? ": " : "", detail);
+	if (log_new[0])
+		fprintf(w->err, "  the library said: %s\n", log_new);
+	fprintf(w->err, "  (if this is what the scenario tests, add 'expect error %s' on the next "
+			"line)\n", err_name(w->last_err));
 	w->err_pending = false;
 	w->action_failures++;
 	if (!w->shell)
@@ -1414,6 +1441,7 @@ int world_exec(struct world *w, struct cmd *c)
 		}
 		return 0;
 	}
+	log_snapshot();
 	for (uint64_t i = 0; i < c->repeat; i++) {
 		detail[0] = 0;
 		ret = exec_action(w, c);
@@ -1430,6 +1458,8 @@ int world_exec(struct world *w, struct cmd *c)
 	}
 	if (!ret)
 		sema_apply_only(&w->st, c);
+	if (ret)
+		log_check();
 	record_result(w, c, ret);
 	if (w->verbose && !w->quiet && !ret)
 		fprintf(w->out, "%s:%u: %s ok\n", c->loc.file, c->loc.line, w->last_what);

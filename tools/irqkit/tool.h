@@ -345,9 +345,15 @@ struct tool_kind {
 		   struct hw_state *st);
 	/* One line describing the device ("slots 8 base 0x... rid 00:01.0"). */
 	void (*describe)(struct world *w, struct tool_device *d, char *buf, size_t size);
-	/* Name of the interrupt mode of @space ("testdev", "msi-x", ...). */
+	/* Name of the interrupt mode of @space ("slot", "msix", ...). */
 	const char *(*mode)(struct world *w, struct tool_device *d, unsigned int space);
+	/* Optional: is @dom one of the device's domains?  Default: the domain
+	 * is named like the device. */
+	bool (*owns_domain)(struct world *w, struct tool_device *d, struct ik_irq_domain *dom);
 };
+
+/* The device a domain belongs to, or NULL. */
+struct tool_device *world_domain_device(struct world *w, struct ik_irq_domain *dom);
 
 struct plat_cpu_stats {
 	bool online;
@@ -422,7 +428,7 @@ struct tool_line {
 	uint64_t events;               /* __atomic: sum of delivered */
 	uint64_t spurious;             /* __atomic: events no handler claimed */
 	uint64_t threads;              /* __atomic: threaded handler runs */
-	unsigned int group_nr;         /* first index of an allocation: its size */
+	unsigned int group;            /* 1 + first index of its allocation; 0 = none */
 	bool ev_claimed;               /* within one event (lines do not run concurrently) */
 };
 

@@ -76,7 +76,7 @@ static void gather_domains(struct world *w, struct doms *ds)
 	ik_irq_domain_for_each(collect_dom, ds);
 	for (unsigned int i = 0; i < ds->n; i++) {
 		ds->d[i].parent = dom_index(ds, ik_irq_domain_parent(ds->d[i].d));
-		ds->d[i].dev = world_find_dev(w, ik_irq_domain_name(ds->d[i].d));
+		ds->d[i].dev = world_domain_device(w, ds->d[i].d);
 	}
 	ik_irq_for_each(collect_chips, ds);
 }

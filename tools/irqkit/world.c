@@ -35,7 +35,7 @@ void world_init(struct world *w, struct diag *d, FILE *out)
 	w->next_mmio = 0xF0000000ull;
 	w->next_rid = 0x0008;     /* 00:01.0 */
 	symtab_init(&w->st);
-	sim_port_set_log_level(IK_LOG_ERR);
+	sim_port_set_log_level(IK_LOG_ERR - 1); /* shown with failures, or with -v */
 	w->progress = isatty(STDERR_FILENO);
 	w->t_start = tool_now();
 	the_world = w;
@@ -116,6 +116,18 @@ struct tool_device *world_find_dev(struct world *w, const char *name)
 	for (unsigned int i = 0; i < w->nr_devs; i++)
 		if (!strcmp(w->dev[i]->name, name))
 			return w->dev[i];
+	return NULL;
+}
+
+struct tool_device *world_domain_device(struct world *w, struct ik_irq_domain *dom)
+{
+	for (unsigned int i = 0; i < w->nr_devs; i++) {
+		struct tool_device *d = w->dev[i];
+
+		if (d->kind->owns_domain ? d->kind->owns_domain(w, d, dom)
+					 : !strcmp(ik_irq_domain_name(dom), d->name))
+			return d;
+	}
 	return NULL;
 }
 
@@ -606,21 +618,28 @@ int world_device_teardown(struct world *w, struct tool_device *d)
 	unsigned int cpu = world_first_online(w);
 	int err = world_call(w, cpu, release_all_fn, d);
 
+	/* Free by allocation: runs of consecutive indices allocated together. */
 	for (unsigned int s = 0; s < d->nr_spaces; s++) {
-		for (unsigned int i = 0; i < d->sp[s].size; i++) {
-			struct tool_line *l = &d->sp[s].lines[i];
-			unsigned int n = l->group_nr;
+		struct tool_line *lines = d->sp[s].lines;
+
+		for (unsigned int i = 0; i < d->sp[s].size;) {
+			unsigned int n = 1;
 			int ret;
 
-			if (!n && world_irq_of(w, d, s, i) >= 0)
-				n = 1; /* not allocated by the tool; should not happen */
-			if (!n)
+			if (!lines[i].group) {
+				if (world_irq_of(w, d, s, i) >= 0) /* not allocated by the tool? */
+					world_free_run(w, cpu, d, s, i, 1);
+				i++;
 				continue;
+			}
+			while (i + n < d->sp[s].size && lines[i + n].group == lines[i].group)
+				n++;
 			ret = world_free_run(w, cpu, d, s, i, n);
 			if (ret && !err)
 				err = ret;
-			if (!ret)
-				l->group_nr = 0;
+			for (unsigned int j = 0; j < n; j++)
+				lines[i + j].group = 0;
+			i += n;
 		}
 	}
 	if (!d->dead) {
