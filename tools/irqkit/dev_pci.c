@@ -23,9 +23,6 @@
 #include "sim_pci.h"
 #include "tool.h"
 
-#define PCI_ECAM_BASE 0xE0000000ull
-#define PCI_NR_BUSES 16
-#define PCI_BAR_BASE 0x4000000000ull /* 64-bit BARs from 256 GiB up */
 #define PCI_BAR_SIZE 0x10000ull      /* table at 0, PBA at 0x8000 */
 #define PCI_PBA_OFFSET 0x8000u
 
@@ -47,11 +44,6 @@ struct pci_priv {
 	unsigned int nr_spaces;
 	uint64_t bar;
 };
-
-/* One PCI segment per machine, created with the first PCI device. */
-static struct sim_pci_bus *pci_bus;
-static struct sim_machine *pci_bus_m;
-static uint64_t next_bar;
 
 static int parse_bdf(struct pcur *p, uint16_t *bdf)
 {
@@ -209,15 +201,11 @@ static int pci_create(struct world *w, struct tool_device *d, const void *params
 	struct sim_pci_dev_config cfg;
 	struct pci_priv *pv;
 	struct space_desc sp[TOOL_MAX_SPACES];
+	struct sim_pci_bus *bus = tool_pci_bus(w);
 	int ret;
 
-	if (pci_bus_m != w->m) {
-		pci_bus = sim_pci_bus_create(w->m, 0, PCI_ECAM_BASE, PCI_NR_BUSES);
-		if (!pci_bus)
-			return -IK_EEXIST;
-		pci_bus_m = w->m;
-		next_bar = PCI_BAR_BASE;
-	}
+	if (!bus)
+		return -IK_EEXIST;
 	pv = calloc(1, sizeof(*pv));
 	if (!pv)
 		return -IK_ENOMEM;
@@ -227,7 +215,7 @@ static int pci_create(struct world *w, struct tool_device *d, const void *params
 	pv->nr_spaces = pci_spaces(pp, sp);
 	for (unsigned int i = 0; i < pv->nr_spaces; i++)
 		pv->space_kind[i] = !strcmp(sp[i].name, "msix") ? SP_MSIX : SP_MSI;
-	if ((pv->p.bdf >> 8) >= PCI_NR_BUSES) {
+	if ((pv->p.bdf >> 8) >= TOOL_PCI_BUSES) {
 		free(pv);
 		return -IK_ERANGE;
 	}
@@ -235,8 +223,7 @@ static int pci_create(struct world *w, struct tool_device *d, const void *params
 	cfg.vendor_id = 0x8086;
 	cfg.device_id = 0x0a54;
 	cfg.class_code = 0x010802;
-	pv->bar = next_bar;
-	next_bar += PCI_BAR_SIZE;
+	pv->bar = tool_pci_bar(w, PCI_BAR_SIZE);
 	cfg.bars[0] = (struct sim_pci_bar_config){ SIM_PCI_BAR_MEM64, false, PCI_BAR_SIZE, pv->bar };
 	cfg.pm = true;
 	if (pp->msi) {
@@ -253,7 +240,7 @@ static int pci_create(struct world *w, struct tool_device *d, const void *params
 		cfg.msix_pba_bir = 0;
 		cfg.msix_pba_offset = PCI_PBA_OFFSET;
 	}
-	pv->hw = sim_pci_dev_create(pci_bus, pv->p.bdf, &cfg);
+	pv->hw = sim_pci_dev_create(bus, pv->p.bdf, &cfg);
 	if (!pv->hw) {
 		free(pv);
 		return -IK_EEXIST; /* the slot is taken */

@@ -352,6 +352,13 @@ struct tool_kind {
 	bool (*owns_domain)(struct world *w, struct tool_device *d, struct ik_irq_domain *dom);
 };
 
+/* The PCI segment of the machine (created on first use), and 64-bit BAR
+ * space (size-aligned).  For the PCI-based kinds. */
+#define TOOL_PCI_BUSES 16
+struct sim_pci_bus;
+struct sim_pci_bus *tool_pci_bus(struct world *w);
+uint64_t tool_pci_bar(struct world *w, uint64_t size);
+
 /* The device a domain belongs to, or NULL. */
 struct tool_device *world_domain_device(struct world *w, struct ik_irq_domain *dom);
 

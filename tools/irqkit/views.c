@@ -531,7 +531,7 @@ static void view_devices(struct world *w, FILE *out, bool json)
 					fprintf(out,
 						"  %-6s %-6u %5s %-9s %-7s %-8s %-9s %8llu %8llu %9llu  "
 						"%s\n",
-						d->kind->mode(w, d, s), i, irqs, target,
+						d->sp[s].name, i, irqs, target,
 						!have_i ? "-"
 						: info.state & IK_IRQD_DISABLED ? "off"
 						: info.state & IK_IRQD_STARTED	 ? "on"
