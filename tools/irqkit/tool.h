@@ -485,7 +485,7 @@ struct world {
 	int last_err;                  /* 0 or -IK_E* of the previous action */
 	bool have_last;
 	struct loc last_loc;
-	char last_what[96];
+	char last_what[160];
 	unsigned int expects, expect_failures, action_failures;
 	bool stop;                     /* stop executing (unexpected error, bad input) */
 	bool bad_input;
