@@ -108,4 +108,61 @@ int ik_x86_matrix_cpu_stats(unsigned int cpu, struct ik_irq_matrix_cpu_stats *st
 /** ik_x86_matrix_reserved - global matrix reservations (allocated, not activated). */
 unsigned int ik_x86_matrix_reserved(void);
 
+/* ---- x86-msi: message updates of device domains below the vector domain ---- */
+
+/*
+ * Without interrupt remapping an MSI message names its target itself: the
+ * address holds the destination APIC ID, the data the vector.  How a device
+ * domain whose real parent is the vector domain rewrites its message when
+ * the interrupt moves is decided once, when the domain is created, by one
+ * predicate: the two-step update is used iff the store is NOT MASKABLE
+ * (the domain does not declare IK_MSI_FLAG_MASK_SOURCE; masking "at the
+ * parent" does not count, the local APIC cannot mask a vector) and NOT
+ * REMAPPED (its real parent is the vector domain).  The device domain's
+ * chip is renamed after the protocol, so views show it.  See
+ * docs/x86-msi-affinity.md.
+ */
+enum ik_x86_msi_protocol {
+	IK_X86_MSI_NONE = 0,    /* not below the vector domain (remapped), not an MSI
+				   device domain, or the store moves by itself */
+	IK_X86_MSI_MASKED,      /* maskable: the new message is written masked */
+	IK_X86_MSI_TWO_STEP,    /* new vector on the current CPU, then the new destination,
+				   then an IRR check and retrigger */
+};
+#define IK_X86_MSI_CHIP_MASKED   "x86-MSI-masked"
+#define IK_X86_MSI_CHIP_TWO_STEP "x86-MSI-2step"
+
+/** ik_x86_msi_domain_protocol - the protocol of @domain. Context: any. */
+enum ik_x86_msi_protocol ik_x86_msi_domain_protocol(const struct ik_irq_domain *domain);
+
+/*
+ * Where the two-step update runs.  Its last step reads the local APIC's IRR,
+ * which only the CPU currently serving the interrupt can do, so it runs
+ * there: called on that CPU (from ik_irq_set_affinity() there, or on a CPU
+ * going offline) it runs at once; called elsewhere the move is left pending
+ * and carried out from the interrupt's next ack on that CPU (as Linux does
+ * for every non-remapped move).  Interrupts not started yet, and moves that
+ * change only the vector or only the destination, are written directly.
+ */
+struct ik_x86_msi_stats {
+	uint64_t direct;        /* one write: not started, or a single field changes */
+	uint64_t masked;        /* maskable store, written masked */
+	uint64_t two_step;      /* two-step updates */
+	uint64_t raced;         /* ... that found the new vector in the IRR and retriggered */
+	uint64_t deferred;      /* asked from another CPU: left for the next interrupt */
+	uint64_t naive;         /* final message written at once (ik_x86_msi_set_naive_update) */
+};
+/** ik_x86_msi_get_stats - counters since ik_x86_vector_init(). Context: any. */
+void ik_x86_msi_get_stats(struct ik_x86_msi_stats *stats);
+
+/**
+ * ik_x86_msi_set_naive_update - FOR TESTS AND DEMONSTRATIONS ONLY
+ * With @naive, domains using IK_X86_MSI_TWO_STEP write the final message at
+ * once instead (same CPU, same deferral): a device that sends between the
+ * address and data writes can then lose an interrupt, which is what the
+ * lossless tests must be able to observe.  Reset to false by
+ * ik_x86_vector_init().  Context: any.
+ */
+void ik_x86_msi_set_naive_update(bool naive);
+
 #endif /* IRQKIT_X86_H */

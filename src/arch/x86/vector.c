@@ -22,6 +22,7 @@
 
 #include "apic.h"
 #include "core/internals.h"
+#include "x86_msi.h"
 
 struct apic_chip_data {
 	unsigned int irq;
@@ -346,7 +347,8 @@ static const struct ik_msi_parent_ops x86_vector_msi_parent_ops = {
 			   IK_BIT(IK_MSI_BUS_IMS) | IK_BIT(IK_MSI_BUS_NTB) |
 			   IK_BIT(IK_MSI_BUS_DEVICE),
 	.prefix = "",
-	.init_dev_msi_info = ik_msi_lib_init_dev_msi_info,
+	/* Direct children also get the x86-msi affinity protocol (x86_msi.c). */
+	.init_dev_msi_info = x86_msi_init_dev_msi_info,
 };
 
 static const struct ik_irq_domain_ops vector_domain_ops = {
@@ -680,6 +682,31 @@ int ik_x86_cpu_offline(void)
 	return 0;
 }
 
+/* ---- For the x86-msi protocol (x86_msi.h) ------------------------------------ */
+
+void x86_vector_get_target(const struct ik_irq_data *vd, unsigned int *cpu, unsigned int *vector)
+{
+	const struct apic_chip_data *apicd = vd->chip_data;
+	ik_irqflags_t flags = ik_os_spin_lock_irqsave(&vec.lock);
+
+	*cpu = apicd->cpu;
+	*vector = apicd->vector;
+	ik_os_spin_unlock_irqrestore(&vec.lock, flags);
+}
+
+void x86_vector_mark_stray_slot(unsigned int cpu, unsigned int vector)
+{
+	ik_irqflags_t flags;
+
+	if (cpu >= vec.nr_cpus || vector >= IK_X86_NR_VECTORS)
+		return;
+	flags = ik_os_spin_lock_irqsave(&vec.lock);
+	/* Reset to unused when the stray is taken, or at the CPU's next bring-up. */
+	if (!vector_is_desc(vec.vector_irq[cpu][vector]))
+		set_slot(cpu, vector, VECTOR_RETRIGGERED);
+	ik_os_spin_unlock_irqrestore(&vec.lock, flags);
+}
+
 /* ---- Setup and queries ----------------------------------------------------- */
 
 static void *alloc_array(size_t n, size_t size)
@@ -745,6 +772,7 @@ int ik_x86_vector_init(const uint8_t *extra_system_vectors, unsigned int nr_extr
 		goto err_free_tables;
 	}
 	ik_msi_parent_set_ops(vec.domain, &x86_vector_msi_parent_ops);
+	x86_msi_reset();
 	vec.ready = true;
 	return 0;
 
