@@ -726,9 +726,11 @@ static int do_cpu(struct world *w, struct cmd *c)
 		set_detail("CPU %u %s", cpu, c->u.cpu.online ? "online" : "offline");
 		return ret;
 	}
-	if (w->trace)
+	if (w->trace) {
 		trace_instant(w, NULL, c->u.cpu.online ? "cpu online" : "cpu offline", "\"cpu\":%u",
 			      cpu);
+		trace_cpu_instant(w, cpu, c->u.cpu.online ? "online" : "offline");
+	}
 	return 0;
 }
 
@@ -1296,6 +1298,9 @@ static int exec_action(struct world *w, struct cmd *c)
 	case V_INJECT:
 		sim_alloc_fail_nth(c->u.inject_nth);
 		w->inject_armed = c->u.inject_nth != 0;
+		if (w->trace)
+			trace_instant(w, NULL, c->u.inject_nth ? "inject alloc-fail" : "inject off",
+				      "\"nth\":%llu", (unsigned long long)c->u.inject_nth);
 		break;
 	default:
 		break;

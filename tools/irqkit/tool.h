@@ -603,6 +603,8 @@ void trace_detach(struct trace *t, struct world *w);
 /* Instant event on a device track (dev NULL: the machine track). */
 void trace_instant(struct world *w, const struct tool_device *dev, const char *name,
 		   const char *argfmt, ...) __attribute__((format(printf, 4, 5)));
+/* Instant event on a CPU track. */
+void trace_cpu_instant(struct world *w, unsigned int cpu, const char *name);
 /* Handler slices on the CPU track. */
 void trace_handler(struct world *w, unsigned int cpu, const struct tool_line *l, bool begin);
 int trace_write(struct trace *t, struct world *w, FILE *out);

@@ -166,6 +166,12 @@ void trace_instant(struct world *w, const struct tool_device *dev, const char *n
 		add(w->trace, sim_now(w->m), PID_MACHINE, 0, 'i', name, args);
 }
 
+void trace_cpu_instant(struct world *w, unsigned int cpu, const char *name)
+{
+	if (w->trace && w->m)
+		add(w->trace, sim_now(w->m), PID_CPUS, cpu, 'i', name, NULL);
+}
+
 void trace_handler(struct world *w, unsigned int cpu, const struct tool_line *l, bool begin)
 {
 	char name[40], args[88];
