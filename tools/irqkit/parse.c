@@ -782,15 +782,17 @@ static int parse_path(struct script *s, struct diag *d, const char *path, const 
 	size_t len = 0;
 	int err = 0, ret;
 	char *text;
-	struct loc l = { path, 0, 0 };
 
 	if (!realpath(path, real) || !(text = read_file(path, &len, &err))) {
 		if (!err)
 			err = errno;
-		if (from)
+		if (from) {
 			diag_error(d, from, "cannot read '%s': %s", path, strerror(err));
-		else
-			diag_error(d, &l, "cannot read: %s", strerror(err));
+		} else {
+			d->errors++;
+			if (d->out)
+				fprintf(d->out, "irqkit: cannot read '%s': %s\n", path, strerror(err));
+		}
 		return -1;
 	}
 	for (unsigned int i = 0; i < inc->depth; i++) {
