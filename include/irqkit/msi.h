@@ -264,6 +264,16 @@ void ik_msi_domain_write_msg(struct ik_irq_data *data);
  */
 int ik_msi_setup_device_data(struct ik_device *dev);
 
+/**
+ * ik_msi_release_device_data - release @dev's MSI data now, as an unbind
+ * would: every device domain is removed (with what is left in it) and the
+ * device-managed resource goes.  For bus layers that had to set the data
+ * up on a device without a driver and must not leave it behind (a device
+ * with device-managed resources cannot be bound).  No-op without data.
+ * Context: sleepable, MSI lock not held.
+ */
+void ik_msi_release_device_data(struct ik_device *dev);
+
 /** Take / drop the device's MSI lock (sleepable mutex). */
 void ik_msi_lock_descs(struct ik_device *dev);
 void ik_msi_unlock_descs(struct ik_device *dev);

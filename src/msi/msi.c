@@ -76,6 +76,12 @@ static void msi_device_data_release(void *data)
 	ik_os_free(md);
 }
 
+void ik_msi_release_device_data(struct ik_device *dev)
+{
+	if (msi_dev_data(dev))
+		ik_devm_release_action(dev, msi_device_data_release, dev);
+}
+
 void ik_msi_lock_descs(struct ik_device *dev)
 {
 	struct msi_device_data *md = msi_dev_data(dev);
