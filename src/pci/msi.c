@@ -257,9 +257,13 @@ static int msi_try(struct pci_state *ps, uint16_t cap_flags, unsigned int nvec, 
 	return 0;
 
 err_irqs:
+	/* Back to the power-on state (unmasked); freeing the irqs frees the descriptor. */
+	if (desc->pci.can_mask)
+		msi_update_mask(ps, desc, 0xFFFFFFFFu, 0);
 	ik_msi_domain_free_irqs_range_locked(dev, IK_MSI_DEFAULT_DOMAIN, 0, 0);
+	ik_msi_free_descs_range(dev, IK_MSI_DEFAULT_DOMAIN, 0, 0);
+	return ret;
 err_desc:
-	/* Back to the power-on state: unmasked. */
 	if (desc->pci.can_mask)
 		msi_update_mask(ps, desc, 0xFFFFFFFFu, 0);
 	ik_msi_free_descs_range(dev, IK_MSI_DEFAULT_DOMAIN, 0, 0);

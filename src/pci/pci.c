@@ -467,6 +467,24 @@ void pci_unregister_vectors_devm(struct pci_state *ps)
 		ps->devm_registered = false;
 }
 
+/*
+ * A function without a driver must not keep MSI data once it has no
+ * vectors: the data is a device-managed resource, and a device holding one
+ * cannot be bound (see ik_device_bind()).  Not under the MSI lock.
+ */
+static void pci_drop_unbound_msi_data(struct pci_state *ps)
+{
+	struct ik_device *dev = ps->dev;
+
+	if (ik_device_driver(dev) || IK_READ_ONCE(ps->mode) != PCI_MODE_NONE)
+		return;
+	/* Another storage (IMS, ...) set up on the unbound device keeps it. */
+	for (unsigned int i = 0; i < IK_MSI_MAX_DEVICE_DOMAINS; i++)
+		if (i != IK_MSI_DEFAULT_DOMAIN && ik_msi_get_device_domain(dev, i))
+			return;
+	ik_msi_release_device_data(dev);
+}
+
 int ik_pci_alloc_irq_vectors(struct ik_device *dev, unsigned int min, unsigned int max,
 			     unsigned int flags, const struct ik_irq_affinity_spread *spread)
 {
@@ -499,11 +517,14 @@ int ik_pci_alloc_irq_vectors(struct ik_device *dev, unsigned int min, unsigned i
 	/* MSI-X first; MSI if MSI-X is absent or cannot be had (as Linux). */
 	if ((flags & IK_PCI_IRQ_MSIX) && ps->cfg.msix.cap && !(ps->quirks & IK_PCI_QUIRK_NO_MSIX)) {
 		ret = pci_msix_enable(ps, min, max, affinity, spread);
-		if (ret >= 0 || !(flags & IK_PCI_IRQ_MSI))
+		if (ret >= 0)
 			return ret;
 	}
-	if ((flags & IK_PCI_IRQ_MSI) && ps->cfg.msi_cap && !(ps->quirks & IK_PCI_QUIRK_NO_MSI))
+	if (ret < 0 && (flags & IK_PCI_IRQ_MSI) && ps->cfg.msi_cap &&
+	    !(ps->quirks & IK_PCI_QUIRK_NO_MSI))
 		ret = pci_msi_enable(ps, min, max, affinity, spread);
+	if (ret < 0)
+		pci_drop_unbound_msi_data(ps);
 	return ret;
 }
 
@@ -545,6 +566,7 @@ void ik_pci_free_irq_vectors(struct ik_device *dev)
 		pci_msi_disable_locked(ps);
 	pci_unregister_vectors_devm(ps);
 	ik_msi_unlock_descs(dev);
+	pci_drop_unbound_msi_data(ps);
 }
 
 int ik_pci_irq_vector(struct ik_device *dev, unsigned int nr)

@@ -48,8 +48,10 @@ static int trace_write(void *opaque, uint16_t segment, uint16_t bdf, uint16_t of
 		return 0;
 	sim_cpu_write(m, sim_cpu_current(m), PB_ECAM + ((uint64_t)bdf << 12) + offset, value,
 		      size);
+	pthread_mutex_lock(&pb->log_lock);
 	if (pb->nr_log < PB_CFG_LOG_MAX)
 		pb->log[pb->nr_log++] = w;
+	pthread_mutex_unlock(&pb->log_lock);
 	if (pb->on_cfg_write)
 		pb->on_cfg_write(pb, &w);
 	return 0;
@@ -63,6 +65,7 @@ static const struct sim_pci_cfg_ops trace_ops = {
 void pcibed_init(struct pcibed *pb, const struct testbed_opts *opts)
 {
 	memset(pb, 0, sizeof(*pb));
+	pthread_mutex_init(&pb->log_lock, NULL);
 	testbed_init(&pb->tb, opts);
 	pb->bus = sim_pci_bus_create(pb->tb.m, 0, PB_ECAM, 4);
 	if (!pb->bus)
@@ -73,10 +76,14 @@ void pcibed_init(struct pcibed *pb, const struct testbed_opts *opts)
 
 int64_t pcibed_fini(struct pcibed *pb)
 {
+	int64_t leaked;
+
 	if (pb->tparent && ik_irq_domain_remove(pb->tparent))
 		pb_die("remove the test parent");
 	sim_port_set_log_level(IK_LOG_WARN);
-	return testbed_fini(&pb->tb);
+	leaked = testbed_fini(&pb->tb);
+	pthread_mutex_destroy(&pb->log_lock);
+	return leaked;
 }
 
 struct sim_pci_dev_config pcibed_std_config(void)
@@ -196,7 +203,7 @@ ik_irqreturn_t pb_handler(unsigned int irq, void *dev_id)
 
 	__atomic_add_fetch(&v->count, 1, __ATOMIC_RELAXED);
 	v->last_cpu = ik_os_cpu_id();
-	return v->ret ? v->ret : IK_IRQ_HANDLED;
+	return v->unhandled ? IK_IRQ_NONE : IK_IRQ_HANDLED;
 }
 
 int pb_request(struct pb_vec *v, unsigned int irq)

@@ -12,6 +12,8 @@
 #include <irqkit/msi.h>
 #include <irqkit/pci.h>
 
+#include <pthread.h>
+
 #include "sim_pci.h"
 #include "testbed.h"
 
@@ -32,7 +34,8 @@ struct pcibed {
 	struct sim_pci_bus *bus;
 	/* Configuration writes made through the hook (the library's). */
 	struct pb_cfg_write log[PB_CFG_LOG_MAX];
-	unsigned int nr_log;
+	unsigned int nr_log;            /* under log_lock (threaded machines) */
+	pthread_mutex_t log_lock;
 	/* Called after each logged write (for snapshots at a given moment). */
 	void (*on_cfg_write)(struct pcibed *pb, const struct pb_cfg_write *w);
 	void *on_cfg_arg;
@@ -73,7 +76,7 @@ void pcibed_tparent_create(struct pcibed *pb, uint32_t supported);
 struct pb_vec {
 	unsigned int irq;
 	uint64_t count;                 /* __atomic */
-	ik_irqreturn_t ret;             /* returned (0 means HANDLED) */
+	bool unhandled;                 /* return IK_IRQ_NONE instead of HANDLED */
 	unsigned int last_cpu;
 };
 ik_irqreturn_t pb_handler(unsigned int irq, void *dev_id);
