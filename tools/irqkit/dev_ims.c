@@ -16,6 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The kind exists when the library has the IMS slot-array driver. */
+#if defined(__has_include)
+#if __has_include(<irqkit/drivers/ims_slots.h>)
+#define TOOL_HAVE_IMS_SLOTS 1
+#endif
+#endif
+
+#ifdef TOOL_HAVE_IMS_SLOTS
 #include <irqkit/drivers/ims_slots.h>
 #include <irqkit/pci.h>
 
@@ -412,3 +420,4 @@ static const struct tool_kind ims_kind = {
 	.owns_domain = ims_owns_domain,
 };
 TOOL_REGISTER_KIND(ims_kind)
+#endif /* TOOL_HAVE_IMS_SLOTS */
