@@ -72,10 +72,12 @@
  * @out:     the new device, named "SSSS:BB:DD.F"
  *
  * Reads the header, sizes the BARs (with memory decode off for the
- * duration, as firmware does) and walks the capability list.  The list
- * walk is defensive: a pointer into the header or beyond 0xFC, a
- * misaligned pointer, a loop, or a second MSI/MSI-X capability rejects the
- * function.  The MSI-X table/PBA layout is checked at MSI-X enable.
+ * duration, as firmware does) and walks the capability list.  The walk is
+ * defensive: a pointer into the header, a loop, a capability running past
+ * the 256-byte header, a second MSI or MSI-X capability, or known
+ * capabilities overlapping reject the function (bits 1:0 of pointers are
+ * reserved and ignored, as the specification says).  The MSI-X table/PBA
+ * layout is checked when MSI-X is enabled (ik_pci_check_msix()).
  * No device-managed resource is created: a driver can bind afterwards.
  *
  * Context: sleepable.
@@ -205,11 +207,16 @@ struct ik_irq_affinity_spread {
  *          optionally IK_PCI_IRQ_AFFINITY
  * @spread: NULL or the vectors to leave out of spreading
  *
+ * MSI-X is tried first (if asked for); MSI if the function has no MSI-X or
+ * MSI-X cannot be had (malformed capability, too few vectors, ...), as
+ * Linux does.
  * MSI-X: vectors 0..n-1 of the table (n <= table size); the function is
  * enabled with Function Mask set, every table entry is masked before the
  * Function Mask is cleared, and each entry stays masked until its
  * interrupt is requested.  Fewer vectors than asked are taken if that is
- * all the platform can give (at least @min).
+ * all the platform can give (at least @min): an allocation that runs out
+ * of vectors (-IK_ENOSPC) is rolled back and retried with what it got.
+ * Memory decode must be on (ik_pci_enable_device()).
  * MSI: a power of two of vectors (rounded down from what can be had, at
  * most the capability's maximum), one block, falling back to 1 vector when
  * the MSI parent cannot do multi-vector MSI.  Address and data are
@@ -217,15 +224,19 @@ struct ik_irq_affinity_spread {
  * is then handled by lazy disable and spurious detection.
  *
  * The vectors are a device-managed resource of @dev (freed at unbind).
+ * A refused request leaves nothing behind (on an unbound function, not
+ * even the MSI data that would make ik_device_bind() refuse it).
  *
  * Context: sleepable.
  * Return: the number of vectors (>= @min); -IK_EINVAL (bad arguments,
  * vectors already enabled -- MSI cannot be resized, call
- * ik_pci_free_irq_vectors() first -- or a malformed capability, logged);
- * -IK_ENODEV (disconnected, no MSI parent); -IK_EIO (not in D0; or a
- * 32-bit-only function was given a 64-bit address); -IK_ENOSPC (fewer than
- * @min vectors available); -IK_ENOTSUPP (neither MSI-X nor MSI usable);
- * -IK_ENOMEM.
+ * ik_pci_free_irq_vectors() first -- a malformed MSI-X capability or
+ * memory decode off; logged with the device and the defect); -IK_ENODEV
+ * (disconnected, no MSI parent); -IK_EIO (not in D0; or a 32-bit-only
+ * function -- 32-bit MSI capability or IK_PCI_QUIRK_NO_64BIT_MSI -- was
+ * given an address above 4 GiB; logged); -IK_ENOSPC (fewer than @min
+ * vectors available, or @min > 1 MSI vectors on a parent without
+ * multi-MSI); -IK_ENOTSUPP (neither MSI-X nor MSI usable); -IK_ENOMEM.
  */
 int ik_pci_alloc_irq_vectors(struct ik_device *dev, unsigned int min, unsigned int max,
 			     unsigned int flags, const struct ik_irq_affinity_spread *spread);
@@ -233,8 +244,9 @@ int ik_pci_alloc_irq_vectors(struct ik_device *dev, unsigned int min, unsigned i
 /**
  * ik_pci_free_irq_vectors - disable MSI-X / MSI and free every vector
  * (including dynamically allocated ones).  Handlers must have been freed;
- * a vector that still has one is left allocated with a warning.  No-op if
- * nothing is enabled.  Removes the device-managed action.
+ * if any vector still has one, nothing is freed (warning).  No-op if
+ * nothing is enabled.  Removes the device-managed action; on a function
+ * without a driver also the MSI data, so that it can be bound again.
  * Context: sleepable.
  */
 void ik_pci_free_irq_vectors(struct ik_device *dev);

@@ -144,8 +144,22 @@ static void tparent_compose(struct ik_irq_data *d, struct ik_msi_msg *msg)
 		msg->address_hi = tparent_bed->tparent_addr_hi;
 }
 
+static void tparent_mask(struct ik_irq_data *d)
+{
+	if (tparent_bed)
+		__atomic_add_fetch(&tparent_bed->tparent_masks, 1, __ATOMIC_RELAXED);
+}
+
+static void tparent_unmask(struct ik_irq_data *d)
+{
+	if (tparent_bed)
+		__atomic_add_fetch(&tparent_bed->tparent_unmasks, 1, __ATOMIC_RELAXED);
+}
+
 static const struct ik_irq_chip tparent_chip = {
 	.name = "TIR",
+	.irq_mask = tparent_mask,
+	.irq_unmask = tparent_unmask,
 	.irq_ack = ik_irq_chip_ack_parent,
 	.irq_set_affinity = ik_irq_chip_set_affinity_parent,
 	.irq_retrigger = ik_irq_chip_retrigger_hierarchy,
@@ -178,6 +192,11 @@ static const struct ik_irq_domain_ops tparent_domain_ops = {
 
 void pcibed_tparent_create(struct pcibed *pb, uint32_t supported)
 {
+	pcibed_tparent_create_ex(pb, supported, 0);
+}
+
+void pcibed_tparent_create_ex(struct pcibed *pb, uint32_t supported, uint32_t required)
+{
 	pb->tparent = ik_irq_domain_create_hierarchy(ik_x86_vector_domain(),
 						     IK_IRQ_DOMAIN_FLAG_MSI_PARENT, 0, "TIR",
 						     &tparent_domain_ops, pb);
@@ -185,7 +204,8 @@ void pcibed_tparent_create(struct pcibed *pb, uint32_t supported)
 		pb_die("test parent");
 	pb->tparent_ops = (struct ik_msi_parent_ops){
 		.supported_flags = supported,
-		.required_flags = IK_MSI_FLAG_USE_DEF_DOM_OPS | IK_MSI_FLAG_USE_DEF_CHIP_OPS,
+		.required_flags = IK_MSI_FLAG_USE_DEF_DOM_OPS | IK_MSI_FLAG_USE_DEF_CHIP_OPS |
+				  required,
 		.bus_select_mask = IK_BIT(IK_MSI_BUS_PCI_MSI) | IK_BIT(IK_MSI_BUS_PCI_MSIX),
 		.prefix = "TIR-",
 		.init_dev_msi_info = ik_msi_parent_init_dev_msi_info,

@@ -43,6 +43,7 @@ struct pcibed {
 	struct ik_irq_domain *tparent;
 	struct ik_msi_parent_ops tparent_ops;
 	uint32_t tparent_addr_hi;           /* composed into every message when non-zero */
+	uint64_t tparent_masks, tparent_unmasks; /* its mask/unmask callbacks (destination) */
 };
 
 void pcibed_init(struct pcibed *pb, const struct testbed_opts *opts);
@@ -71,6 +72,8 @@ struct ik_device *pcibed_device(struct pcibed *pb, uint16_t bdf);
  * remapping) offering @supported (IK_MSI_FLAG_* parent-restricted bits).
  */
 void pcibed_tparent_create(struct pcibed *pb, uint32_t supported);
+/* ... also forcing @required (e.g. IK_MSI_FLAG_MASK_PARENT: an ITS-like destination mask). */
+void pcibed_tparent_create_ex(struct pcibed *pb, uint32_t supported, uint32_t required);
 
 /* Counting handlers. */
 struct pb_vec {

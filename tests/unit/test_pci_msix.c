@@ -566,6 +566,50 @@ static void test_parent_without_alloc_dyn(void **state)
 	fx_down(&f);
 }
 
+/*
+ * Scenario 33: a parent that masks at the destination (ITS-like, it
+ * requires MASK_PARENT).  The entry is still opened at startup -- or
+ * nothing would ever arrive -- and closed at shutdown; runtime masking
+ * reaches the parent.
+ */
+static void test_mask_parent_startup_shutdown(void **state)
+{
+	struct pb_vec v = { 0 };
+	uint64_t masks;
+	struct fx f;
+	int irq;
+
+	pcibed_init(&f.pb, NULL);
+	pcibed_tparent_create_ex(&f.pb, IK_MSI_FLAG_PCI_MSIX, IK_MSI_FLAG_MASK_PARENT);
+	f.c = pcibed_std_config();
+	f.sd = pcibed_plug(&f.pb, PB_BDF, &f.c);
+	f.cap = sim_pci_dev_msix_cap(f.sd);
+	f.dev = pcibed_device(&f.pb, PB_BDF);
+	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev, 2, 2, IK_PCI_IRQ_MSIX, NULL), 2);
+	assert_true(ik_msi_get_domain_info(ik_msi_get_device_domain(f.dev, 0))->flags &
+		    IK_MSI_FLAG_MASK_PARENT);
+	irq = ik_pci_irq_vector(f.dev, 1);
+	assert_true(entry_masked(&f, 1));
+	assert_int_equal(pb_request(&v, (unsigned int)irq), 0);
+	assert_false(entry_masked(&f, 1));
+	assert_true(f.pb.tparent_unmasks > 0);
+	sim_pci_dev_raise(f.sd, 1);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(v.count, 1);
+	/* A runtime mask reaches the destination. */
+	assert_int_equal(ik_irq_set_disable_unlazy((unsigned int)irq, true), 0);
+	masks = f.pb.tparent_masks;
+	assert_int_equal(ik_disable_irq((unsigned int)irq), 0);
+	assert_true(f.pb.tparent_masks > masks);
+	assert_int_equal(ik_enable_irq((unsigned int)irq), 0);
+	sim_pci_dev_raise(f.sd, 1);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(v.count, 2);
+	assert_int_equal(pb_free(&v), 0);
+	assert_true(entry_masked(&f, 1));
+	fx_down(&f);
+}
+
 /* ---- Double free, free under a handler -------------------------------------------- */
 
 static void test_double_free_and_busy(void **state)
@@ -1022,6 +1066,7 @@ int main(void)
 		cmocka_unit_test(test_msi_msix_switch),
 		cmocka_unit_test(test_dynamic_edge_cases),
 		cmocka_unit_test(test_parent_without_alloc_dyn),
+		cmocka_unit_test(test_mask_parent_startup_shutdown),
 		cmocka_unit_test(test_double_free_and_busy),
 		cmocka_unit_test(test_restore_sparse_after_reset),
 		cmocka_unit_test(test_d3_caches_writes),

@@ -375,6 +375,61 @@ static void test_subdev_errors_and_failure_injection(void **state)
 	assert_int_equal(pcibed_fini(&pb), 0);
 }
 
+/*
+ * A driver that leaves everything to device-managed release: vectors
+ * first, then its handler through an action of its own.  At unbind the
+ * newest goes first -- the handler -- so the vectors are freed without a
+ * handler on them and nothing is refused or leaked.
+ */
+static struct pb_vec devm_vec[3];
+
+static void devm_free_handler(void *data)
+{
+	pb_free(data);
+}
+
+static int devm_probe(struct ik_device *dev)
+{
+	int n = ik_pci_alloc_irq_vectors(dev, 3, 3, IK_PCI_IRQ_MSIX, NULL), ret;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < 3; i++) {
+		ret = pb_request(&devm_vec[i], ik_pci_irq_vector(dev, (unsigned int)i));
+		if (!ret)
+			ret = ik_devm_add_action(dev, devm_free_handler, &devm_vec[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static const struct ik_driver devm_driver = { .name = "devm", .probe = devm_probe };
+
+static void test_devm_release_order(void **state)
+{
+	struct pcibed pb;
+	int64_t baseline;
+	uint64_t warnings;
+
+	up(&pb);
+	baseline = sim_alloc_outstanding();
+	for (int round = 0; round < 2; round++) {
+		memset(devm_vec, 0, sizeof(devm_vec));
+		assert_int_equal(ik_device_bind(port.pdev, &devm_driver), 0);
+		raise_and_run(2);
+		assert_int_equal(devm_vec[2].count, 1);
+		warnings = sim_port_warnings();
+		assert_int_equal(ik_device_unbind(port.pdev), 0);
+		assert_int_equal(sim_port_warnings(), warnings);
+		assert_false(ik_pci_msix_enabled(port.pdev));
+		assert_int_equal(ik_devm_count(port.pdev), 0);
+		assert_int_equal(sim_alloc_outstanding(), baseline);
+	}
+	ik_pci_device_destroy(port.pdev);
+	assert_int_equal(pcibed_fini(&pb), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_bind_refused_with_vectors),
 		cmocka_unit_test(test_child_outlives_parent_msix),
 		cmocka_unit_test(test_subdev_errors_and_failure_injection),
+		cmocka_unit_test(test_devm_release_order),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
