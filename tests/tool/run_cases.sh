@@ -46,6 +46,18 @@ for f in "$src"/tests/tool/fail/*.scn; do
 	ok
 done
 
+# Scenarios of device kinds that exist only with some library drivers:
+# tests/tool/kinds/KIND.scn runs when 'irqkit kinds' lists KIND.
+for f in "$src"/tests/tool/kinds/*.scn; do
+	[ -f "$f" ] || continue
+	kind=$(basename "$f" .scn)
+	if ! "$irqkit" kinds | grep -q "^  device NAME $kind "; then
+		echo "skip: kind $kind is not in this build"
+		continue
+	fi
+	if "$irqkit" run -q "$f" >"$tmp/out" 2>&1; then ok; else bad "$f"; cat "$tmp/out"; fi
+done
+
 # Includes are relative to the including file.
 if "$irqkit" run -q "$src/tests/tool/inc/main.scn" >"$tmp/out" 2>&1; then ok; else
 	bad "include"; cat "$tmp/out"; fi
