@@ -4,14 +4,13 @@
  * power-of-two block, the fall back to one vector on a parent without
  * multi-MSI (reference scenario 13), address and data programmed and all
  * vectors masked before MSI Enable (5), no resize, the shared Mask Bits
- * register under concurrent mask/unmask with only allocated bits set (32),
+ * register (concurrency: test_pci_threaded.c),
  * a flood on a function without per-vector masking handled by lazy disable
  * and one replay (23) and an unhandled flood disabled by spurious detection
  * (24), reservation refused for non-maskable MSI (6), pending bits and
  * introspection, restore after reset, D3, 32-bit-only addresses (29), and
  * allocation failure injection.
  */
-#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -182,80 +181,6 @@ static void test_multi_msi_block(void **state)
 		assert_ptr_equal(ik_irq_get_msi_desc((unsigned int)(irq0 + i)), desc);
 	}
 	assert_int_equal(ik_pci_irq_vector(f.dev, 8), -IK_EINVAL);
-	assert_int_equal(sim_pci_msi_mask_bits(f.sd), 0xFF);
-	fx_down(&f);
-}
-
-/* ---- Shared mask register (scenario 32) ---------------------------------------- */
-
-struct masker {
-	struct fx *f;
-	unsigned int cpu, irq_a, irq_b;
-	unsigned int rounds;
-	bool bad_bits, failed;
-};
-
-static void masker_fn(void *arg)
-{
-	struct masker *mk = arg;
-
-	/* No cmocka asserts off the main thread: record instead. */
-	for (unsigned int r = 0; r < mk->rounds; r++) {
-		if (ik_disable_irq_nosync(mk->irq_a) || ik_disable_irq_nosync(mk->irq_b))
-			mk->failed = true;
-		if (sim_pci_msi_mask_bits(mk->f->sd) & ~0xFFu)
-			mk->bad_bits = true;
-		if (ik_enable_irq(mk->irq_b))
-			mk->failed = true;
-		if (r + 1 < mk->rounds && ik_enable_irq(mk->irq_a))
-			mk->failed = true;
-	}
-}
-
-static void *masker_thread(void *arg)
-{
-	struct masker *mk = arg;
-
-	sim_run_on_cpu(mk->f->pb.tb.m, mk->cpu, masker_fn, mk);
-	return NULL;
-}
-
-static void test_mask_register_concurrency(void **state)
-{
-	struct testbed_opts o = { .nr_cpus = 4, .threaded = true, .seed = 5 };
-	struct masker mk[4];
-	struct pb_vec v[8] = { 0 };
-	pthread_t th[4];
-	uint32_t expect = 0;
-	struct fx f;
-	int irq0;
-
-	fx_up(&f, &o, IK_MSI_FLAG_MULTI_PCI_MSI, no_msix);
-	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev, 8, 8, IK_PCI_IRQ_MSI, NULL), 8);
-	irq0 = ik_pci_irq_vector(f.dev, 0);
-	for (unsigned int i = 0; i < 8; i++) {
-		assert_int_equal(pb_request(&v[i], (unsigned int)irq0 + i), 0);
-		assert_int_equal(ik_irq_set_disable_unlazy((unsigned int)irq0 + i, true), 0);
-	}
-	assert_int_equal(sim_pci_msi_mask_bits(f.sd), 0);
-	for (unsigned int t = 0; t < 4; t++) {
-		mk[t] = (struct masker){ .f = &f, .cpu = t, .irq_a = (unsigned int)irq0 + 2 * t,
-					 .irq_b = (unsigned int)irq0 + 2 * t + 1, .rounds = 3000 };
-		assert_int_equal(pthread_create(&th[t], NULL, masker_thread, &mk[t]), 0);
-	}
-	for (unsigned int t = 0; t < 4; t++) {
-		assert_int_equal(pthread_join(th[t], NULL), 0);
-		assert_false(mk[t].bad_bits);
-		assert_false(mk[t].failed);
-		expect |= 1u << (2 * t);
-	}
-	/* Every thread ends with its first vector masked, its second unmasked. */
-	assert_int_equal(sim_pci_msi_mask_bits(f.sd), expect);
-	for (unsigned int t = 0; t < 4; t++)
-		assert_int_equal(ik_enable_irq(mk[t].irq_a), 0);
-	assert_int_equal(sim_pci_msi_mask_bits(f.sd), 0);
-	for (unsigned int i = 0; i < 8; i++)
-		assert_int_equal(pb_free(&v[i]), 0);
 	assert_int_equal(sim_pci_msi_mask_bits(f.sd), 0xFF);
 	fx_down(&f);
 }
@@ -538,7 +463,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_single_fallback_and_enable_order),
 		cmocka_unit_test(test_multi_msi_block),
-		cmocka_unit_test(test_mask_register_concurrency),
 		cmocka_unit_test(test_nomask_flood_lazy_disable),
 		cmocka_unit_test(test_nomask_unhandled_flood_spurious),
 		cmocka_unit_test(test_pending_bits_and_introspection),
