@@ -91,8 +91,10 @@ int ik_pci_device_create(struct ik_device *parent, uint16_t segment, uint16_t bd
  * ik_pci_device_destroy - unplug the device of a function
  * Destroys the children, unbinds the driver (releasing its vectors), then
  * frees the device and its PCI state.  Use this, not ik_device_destroy(),
- * for PCI devices.  A surprise-removed function should be marked with
- * ik_pci_set_disconnected() first, so teardown does not touch it.
+ * for PCI devices -- also before destroying a parent given at create,
+ * whose ik_device_destroy() would not free the PCI state.  A
+ * surprise-removed function should be marked with ik_pci_set_disconnected()
+ * first, so teardown does not touch it.
  * Context: sleepable.
  */
 void ik_pci_device_destroy(struct ik_device *dev);
