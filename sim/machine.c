@@ -495,10 +495,40 @@ void sim_cpu_write(struct sim_machine *m, unsigned int cpu, uint64_t pa, uint64_
 void sim_dma_write32(struct sim_machine *m, uint16_t requester_id, uint64_t pa, uint32_t value)
 {
 	if (pa >= MSI_WINDOW_BASE && pa - MSI_WINDOW_BASE < MSI_WINDOW_SIZE) {
-		sim_msi_deliver(m, pa, value);
+		sim_msi_interposer_fn fn = __atomic_load_n(&m->msi_interposer, __ATOMIC_ACQUIRE);
+
+		if (fn)
+			fn(__atomic_load_n(&m->msi_interposer_opaque, __ATOMIC_ACQUIRE), requester_id,
+			   pa, value);
+		else
+			sim_msi_deliver(m, pa, value);
 		return;
 	}
 	bus_write(m, pa, value, 4);
+}
+
+uint64_t sim_dma_read(struct sim_machine *m, uint64_t pa, unsigned int size)
+{
+	if (!access_size_valid(size))
+		return ~0ull;
+	return bus_read(m, pa, size);
+}
+
+void sim_dma_write(struct sim_machine *m, uint64_t pa, uint64_t value, unsigned int size)
+{
+	if (access_size_valid(size))
+		bus_write(m, pa, value, size);
+}
+
+int sim_set_msi_interposer(struct sim_machine *m, sim_msi_interposer_fn fn, void *opaque)
+{
+	if (fn && __atomic_load_n(&m->msi_interposer, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	/* The opaque pointer is published before the function that uses it. */
+	if (fn)
+		__atomic_store_n(&m->msi_interposer_opaque, opaque, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->msi_interposer, fn, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* ---- PCI configuration space ------------------------------------------------- */

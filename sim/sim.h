@@ -81,6 +81,27 @@ void sim_cpu_write(struct sim_machine *m, unsigned int cpu, uint64_t pa, uint64_
  */
 void sim_dma_write32(struct sim_machine *m, uint16_t requester_id, uint64_t pa, uint32_t value);
 
+/*
+ * Bus-master memory accesses of a device model (a remapping unit reading its
+ * table, a status write): RAM or MMIO, no interrupt decode.  @size 1, 2, 4
+ * or 8; unmapped reads return all-ones, unmapped writes are counted
+ * (SIM_STAT_UNMAPPED_WRITES).
+ */
+uint64_t sim_dma_read(struct sim_machine *m, uint64_t pa, unsigned int size);
+void sim_dma_write(struct sim_machine *m, uint64_t pa, uint64_t value, unsigned int size);
+
+/*
+ * Interrupt-message interposer: where an IOMMU's interrupt remapping sits
+ * (sim_vtd.h).  While one is installed, every sim_dma_write32() to the
+ * interrupt window 0xFEE00000-0xFEEFFFFF is handed to @fn instead of the
+ * compatibility-format decoder; @fn decides what, if anything, reaches the
+ * LAPICs.  Called on the writer's thread with no simulator lock held.  One
+ * per machine: -EBUSY if another is installed; @fn NULL removes it.
+ */
+typedef void (*sim_msi_interposer_fn)(void *opaque, uint16_t requester_id, uint64_t addr,
+				      uint32_t data);
+int sim_set_msi_interposer(struct sim_machine *m, sim_msi_interposer_fn fn, void *opaque);
+
 /* ---- CPUs ------------------------------------------------------------------ */
 
 /*

@@ -196,6 +196,10 @@ struct sim_machine {
 	sim_trace_fn_t trace_fn;
 	void *trace_ctx;
 
+	/* Interrupt-message interposer (sim_set_msi_interposer); __atomic. */
+	sim_msi_interposer_fn msi_interposer;
+	void *msi_interposer_opaque;
+
 	struct sim_cleanup *cleanups;
 	struct sim_port *port;
 };
