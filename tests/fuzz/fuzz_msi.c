@@ -406,6 +406,10 @@ static void op_alloc_at(struct world *w, const uint8_t *a)
 	struct ik_irq_affinity_desc aff;
 	struct ik_msi_map map;
 
+	/* Indices beyond what any table or store can hold. */
+	if ((a[2] & 0x11) == 0x10)
+		index = (uint32_t)a16(a, 0) << 16 | a[5];
+
 	if (!w->budget)
 		return;
 	w->budget--;
@@ -452,11 +456,13 @@ static void op_free_at(struct world *w, const uint8_t *a)
 	struct ik_msi_map map = w->maps[a[0] % FZ_MAPS];
 	int ret;
 
-	switch (a[1] % 5u) {
+	switch (a[1] % 7u) {
 	case 1: map.index++; break;
 	case 2: map.virq++; break;
 	case 3: map.index = -1; break;
 	case 4: map.index = 0; map.virq = 0; break;
+	case 5: map.index = (int)((uint32_t)a16(a, 2) | (uint32_t)a[4] << 16); break;
+	case 6: map.virq = (unsigned int)a16(a, 2) | (unsigned int)a[4] << 16; break;
 	default: break;
 	}
 	/* A map whose interrupt has a handler gives -IK_EBUSY; that is tested too. */

@@ -82,9 +82,10 @@ enum fz_op {
 			    * a5 bit 0: spread {pre a6 & 3, post a6 >> 2 & 3} */
 	FZ_OP_FREE_VECTORS,
 	FZ_OP_ALLOC_AT,    /* index u16(a0); a2 bit 0 any index, bit 1 affinity (CPU a3,
-			    * bit 2 managed), bit 3 for child a4 % FZ_CHILDREN */
-	FZ_OP_FREE_AT,     /* map slot a0 % FZ_MAPS; a1 % 5: as is, index + 1, virq + 1,
-			    * index -1, {0, 0} */
+			    * bit 2 managed), bit 3 for child a4 % FZ_CHILDREN, bit 4
+			    * (without bit 0) index u16(a0) << 16 | a5 */
+	FZ_OP_FREE_AT,     /* map slot a0 % FZ_MAPS; a1 % 7: as is, index + 1, virq + 1,
+			    * index -1, {0, 0}, index = a2..a4, virq = a2..a4 */
 	FZ_OP_RESTORE,
 	FZ_OP_REQUEST,     /* vector u16(a0) % 2048; a2 bit 0 IK_IRQF_NO_AUTOEN */
 	FZ_OP_FREE_IRQ,    /* requested slot a0 */
