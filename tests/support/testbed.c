@@ -81,6 +81,7 @@ void testbed_init(struct testbed *tb, const struct testbed_opts *opts)
 	cfg.seed = opts ? opts->seed : 1;
 	cfg.threaded = opts && opts->threaded;
 	cfg.interleave_permille = opts ? opts->interleave_permille : 0;
+	cfg.ram_size = opts ? opts->ram_size : 0;
 	if (opts && opts->apic_ids) {
 		cfg.apic_ids_given = true;
 		for (unsigned int i = 0; i < cfg.nr_cpus; i++)

@@ -37,6 +37,7 @@ struct testbed_opts {
 	bool threaded;
 	bool with_shim;                 /* device -> shim -> vector */
 	unsigned int interleave_permille;
+	uint64_t ram_size;              /* RAM at physical 0 (default none) */
 };
 
 /* Build everything; aborts the test on failure. */
