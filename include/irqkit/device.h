@@ -95,10 +95,14 @@ void ik_device_set_drvdata(struct ik_device *dev, void *data);
 
 /*
  * Bus data: the bus layer (PCI) keeps its per-device state here.  One bus
- * layer per device; set once before a driver binds.
+ * layer per device; set once before a driver binds.  @release, if not
+ * NULL, runs when the device is destroyed (after its driver unbound and
+ * its children are gone), so unplugging a subtree frees every level's bus
+ * state.
  */
 void *ik_device_bus_data(const struct ik_device *dev);
-void ik_device_set_bus_data(struct ik_device *dev, void *data);
+void ik_device_set_bus_data(struct ik_device *dev, void *data,
+			    void (*release)(struct ik_device *dev, void *data));
 
 /**
  * ik_device_set_requester_id - the id the device's bus-master writes carry

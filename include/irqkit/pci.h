@@ -90,9 +90,9 @@ int ik_pci_device_create(struct ik_device *parent, uint16_t segment, uint16_t bd
 /**
  * ik_pci_device_destroy - unplug the device of a function
  * Destroys the children, unbinds the driver (releasing its vectors), then
- * frees the device and its PCI state.  Use this, not ik_device_destroy(),
- * for PCI devices -- also before destroying a parent given at create,
- * whose ik_device_destroy() would not free the PCI state.  A
+ * frees the device and its PCI state (the same as ik_device_destroy(),
+ * which also frees the PCI state of every function in a destroyed
+ * subtree).  A
  * surprise-removed function should be marked with ik_pci_set_disconnected()
  * first, so teardown does not touch it.
  * Context: sleepable.

@@ -23,6 +23,7 @@ struct ik_device {
 	const struct ik_driver *driver;
 	void *drvdata;
 	void *bus_data;
+	void (*bus_release)(struct ik_device *dev, void *data);
 	bool has_rid;
 	uint16_t segment;
 	uint16_t rid;
@@ -146,6 +147,8 @@ void ik_device_destroy(struct ik_device *dev)
 	devres_release_all(dev);
 	ik_os_mutex_unlock(&dev->lock);
 	IK_WARN_ON(dev->msi_data != NULL);
+	if (dev->bus_release)
+		dev->bus_release(dev, dev->bus_data);
 
 	if (dev->parent) {
 		flags = ik_os_spin_lock_irqsave(&tree_lock);
@@ -238,9 +241,11 @@ void *ik_device_bus_data(const struct ik_device *dev)
 	return dev->bus_data;
 }
 
-void ik_device_set_bus_data(struct ik_device *dev, void *data)
+void ik_device_set_bus_data(struct ik_device *dev, void *data,
+			    void (*release)(struct ik_device *dev, void *data))
 {
 	dev->bus_data = data;
+	dev->bus_release = release;
 }
 
 void ik_device_set_requester_id(struct ik_device *dev, uint16_t segment, uint16_t rid)

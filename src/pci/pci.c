@@ -82,6 +82,15 @@ static void pci_name(char *buf, uint16_t segment, uint16_t bdf)
 	buf[pos] = '\0';
 }
 
+/* The device is going (its driver unbound, its children gone): drop the PCI state. */
+static void pci_state_release(struct ik_device *dev, void *data)
+{
+	struct pci_state *ps = data;
+
+	ps->magic = 0;
+	ik_os_free(ps);
+}
+
 int ik_pci_device_create(struct ik_device *parent, uint16_t segment, uint16_t bdf,
 			 struct ik_device **out)
 {
@@ -114,7 +123,7 @@ int ik_pci_device_create(struct ik_device *parent, uint16_t segment, uint16_t bd
 		      (IK_PCI_COMMAND_MEMORY | IK_PCI_COMMAND_MASTER);
 	ik_os_spin_init(&ps->lock);
 	ik_device_set_requester_id(dev, segment, bdf);
-	ik_device_set_bus_data(dev, ps);
+	ik_device_set_bus_data(dev, ps, pci_state_release);
 	*out = dev;
 	return 0;
 
@@ -125,15 +134,7 @@ err_free:
 
 void ik_pci_device_destroy(struct ik_device *dev)
 {
-	struct pci_state *ps = pci_state_of(dev);
-
-	if (!dev)
-		return;
 	ik_device_destroy(dev);
-	if (ps) {
-		ps->magic = 0;
-		ik_os_free(ps);
-	}
 }
 
 uint16_t ik_pci_segment(const struct ik_device *dev)

@@ -250,6 +250,33 @@ static void test_for_each_child(void **state)
 	ik_device_destroy(parent);
 }
 
+static void bus_release(struct ik_device *dev, void *data)
+{
+	/* The driver is gone and so are the children when the bus data goes. */
+	assert_null(ik_device_driver(dev));
+	log_action(data);
+}
+
+static void test_bus_data_released_with_subtree(void **state)
+{
+	struct ik_device *parent, *fn0, *fn1;
+
+	release_n = 0;
+	assert_int_equal(ik_device_create(NULL, "bridge", &parent), 0);
+	assert_int_equal(ik_device_create(parent, "fn0", &fn0), 0);
+	assert_int_equal(ik_device_create(parent, "fn1", &fn1), 0);
+	ik_device_set_bus_data(fn0, (void *)20, bus_release);
+	ik_device_set_bus_data(fn1, (void *)21, bus_release);
+	assert_ptr_equal(ik_device_bus_data(fn1), (void *)21);
+	assert_int_equal(ik_device_bind(fn0, &good_driver), 0);
+	ik_device_destroy(parent);
+	/* fn1 (newest) first; fn0's driver resources before its bus data. */
+	assert_int_equal(release_n, 5);
+	assert_int_equal(release_log[0], 21);
+	assert_int_equal(release_log[1], 3);
+	assert_int_equal(release_log[4], 20);
+}
+
 static void test_alloc_failure_changes_nothing(void **state)
 {
 	struct ik_device *dev = NULL;
@@ -277,6 +304,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resources_before_bind_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_destroy_subtree_children_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_for_each_child, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bus_data_released_with_subtree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failure_changes_nothing, setup, teardown),
 	};
 
