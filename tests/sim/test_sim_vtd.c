@@ -125,13 +125,16 @@ static void iec_index(struct fx *f, unsigned int index, unsigned int im)
 /* The enable sequence: queue, table pointer, global invalidation, remapping. */
 static void enable(struct fx *f, uint64_t table, unsigned int s)
 {
+	uint32_t seq;
+
 	wr64(f, SIM_VTD_IQA, QBASE);
 	wr64(f, SIM_VTD_IQT, 0);
 	gcmd(f, SIM_VTD_GCMD_QIE, true);
 	wr64(f, SIM_VTD_IRTA, table | s);
 	gcmd(f, SIM_VTD_GCMD_SIRTP, true);
 	iec_global(f);
-	assert_int_equal(status(f), submit_wait(f));
+	seq = submit_wait(f);
+	assert_int_equal(status(f), seq);
 	gcmd(f, SIM_VTD_GCMD_IRE, true);
 }
 

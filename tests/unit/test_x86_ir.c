@@ -309,10 +309,15 @@ static void test_takeover_and_refusals(void **state)
 	struct fx f;
 
 	fx_up_unit(&f, 2, NULL, 0);
+	/* The previous owner's table has entry 5 present, and the unit has cached it. */
+	sim_cpu_write(f.pb.tb.m, 0, 0x300000 + 16 * 5, SIM_VTD_IRTE_P | 0x66ull << 16, 8);
 	unit_write32(&f, SIM_VTD_IRTA, 0x300000 | 3);
 	unit_write32(&f, SIM_VTD_GCMD, SIM_VTD_GCMD_SIRTP);
 	unit_write32(&f, SIM_VTD_GCMD, SIM_VTD_GCMD_IRE);
 	unit_write32(&f, SIM_VTD_GCMD, SIM_VTD_GCMD_IRE | SIM_VTD_GCMD_CFI);
+	sim_dma_write32(f.pb.tb.m, 0x0100, sim_vtd_msi_addr(5, false), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(sim_cpu_vector_count(f.pb.tb.m, 0, 0x66), 1);
 	/* Bad configurations change nothing. */
 	c.mem_phys = IR_MEM + 0x800;
 	assert_int_equal(ik_x86_ir_init(&c), -IK_EINVAL);
@@ -338,6 +343,11 @@ static void test_takeover_and_refusals(void **state)
 	assert_int_equal(unit_read32(&f, SIM_VTD_GSTS),
 			 SIM_VTD_GSTS_QIES | SIM_VTD_GSTS_IRES | SIM_VTD_GSTS_IRTPS);
 	assert_int_equal(vstats(&f).gcmd_multi, 0);
+	/* Nothing of the previous owner's survives in the unit's cache. */
+	sim_dma_write32(f.pb.tb.m, 0x0100, sim_vtd_msi_addr(5, false), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(sim_cpu_vector_count(f.pb.tb.m, 0, 0x66), 1);
+	assert_int_equal(vstats(&f).blocked_by_reason[SIM_VTD_FR_NOT_PRESENT - SIM_VTD_FR_FIRST], 1);
 	fx_down(&f);
 
 	/* A unit without interrupt remapping: refused, nothing left. */
