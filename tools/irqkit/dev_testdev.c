@@ -183,6 +183,15 @@ static int testdev_create(struct world *w, struct tool_device *d, const void *pa
 	const struct testdev_params *tp = params;
 	struct testdev_priv *pv = calloc(1, sizeof(*pv));
 
+	/*
+	 * The test device's driver composes compatibility-format messages and
+	 * is not an MSI-core device domain: it cannot sit behind interrupt
+	 * remapping, which blocks such messages.
+	 */
+	if (w->mcfg.remapping) {
+		free(pv);
+		return -IK_ENOTSUPP;
+	}
 	if (!pv)
 		return -IK_ENOMEM;
 	pv->slots = tp->slots;

@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /*
  * Platform "x86": CPUs with xAPICs (sparse APIC IDs allowed), the x86
- * vector domain as the root and MSI parent.  Interrupt remapping is not
- * in the library yet: "remapping off" is accepted, "remapping on" is
- * refused with a clear message.
+ * vector domain as the root.  With "remapping on", a VT-d-style
+ * interrupt-remapping unit (sim_vtd) and the library's IR domain between
+ * the vector domain and the device domains; the MSI parent of devices is
+ * then the IR domain.
  */
 #include <string.h>
 
 #include <irqkit/matrix.h>
 #include <irqkit/x86.h>
+#include <irqkit/x86_ir.h>
 
 #include "host_port.h"
+#include "sim_vtd.h"
 #include "tool.h"
+
+/* Remapping: RAM for the unit's table and queue, and its size. */
+#define IR_RAM_SIZE (4ull << 20)
+#define IR_MEM_PHYS 0x100000ull
+#define IR_ENTRIES 4096u
 
 static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
 {
@@ -44,11 +52,11 @@ static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
 			cfg->remapping = false;
 			return 1;
 		}
-		if (p_is_word(p_peek(p), "on"))
-			return p_error_at(p, p_peek(p),
-					  "interrupt remapping is not available yet in this build "
-					  "(expected 'off')");
-		return p_expected(p, "'off' (remapping 'on' is not available yet)");
+		if (p_accept(p, "on")) {
+			cfg->remapping = true;
+			return 1;
+		}
+		return p_expected(p, "'on' or 'off'");
 	}
 	return 0;
 }
@@ -73,6 +81,8 @@ static int x86_build(struct world *w)
 	cfg.seed = w->seed;
 	cfg.threaded = w->threaded;
 	cfg.interleave_permille = w->interleave;
+	if (w->mcfg.remapping)
+		cfg.ram_size = IR_RAM_SIZE;
 	if (w->mcfg.ids_given) {
 		cfg.apic_ids_given = true;
 		for (unsigned int i = 0; i < cfg.nr_cpus; i++)
@@ -82,6 +92,10 @@ static int x86_build(struct world *w)
 	if (!w->m)
 		return -IK_EINVAL;
 	sim_port_install(w->m, ik_x86_common_interrupt);
+	if (w->mcfg.remapping && !sim_vtd_create(w->m, &(struct sim_vtd_config){ 0 })) {
+		ret = -IK_ENODEV;
+		goto fail_sim;
+	}
 	w->alloc_baseline = sim_alloc_outstanding();
 	ret = ik_core_init();
 	if (ret)
@@ -102,6 +116,24 @@ static int x86_build(struct world *w)
 			goto fail_core;
 		}
 	}
+	if (w->mcfg.remapping) {
+		struct ik_x86_ir_config ir = {
+			.unit_base = SIM_VTD_DEFAULT_BASE,
+			.mem_phys = IR_MEM_PHYS,
+			.mem_size = IK_X86_IR_MEM_SIZE(IR_ENTRIES),
+			.nr_entries = IR_ENTRIES,
+		};
+
+		ret = ik_x86_ir_init(&ir);
+		if (ret) {
+			int r = 0;
+
+			for (unsigned int cpu = cfg.nr_cpus; cpu-- > 1;)
+				sim_run_on_cpu(w->m, cpu, offline_fn, &r);
+			ik_x86_vector_exit();
+			goto fail_core;
+		}
+	}
 	return 0;
 fail_core:
 	ik_core_exit();
@@ -113,7 +145,11 @@ fail_sim:
 
 static int x86_teardown(struct world *w)
 {
-	int ret = ik_x86_vector_exit();
+	int ret = ik_x86_ir_exit();
+
+	if (ret)
+		return ret;
+	ret = ik_x86_vector_exit();
 
 	if (ret)
 		return ret;
@@ -122,7 +158,7 @@ static int x86_teardown(struct world *w)
 
 static struct ik_irq_domain *x86_msi_parent(struct world *w)
 {
-	return ik_x86_vector_domain();
+	return ik_x86_default_msi_parent();
 }
 
 static int x86_cpu_offline(struct world *w, unsigned int cpu)
@@ -195,8 +231,9 @@ static int x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stat
 
 static const struct tool_platform x86_platform = {
 	.name = "x86",
-	.summary = "x86 with xAPICs; the vector domain is the root and the MSI parent",
-	.usage = "apic-ids A,B,..., remapping off",
+	.summary = "x86 with xAPICs; the vector domain is the root; remapping on adds a VT-d-style "
+		   "unit and the IR domain as the MSI parent",
+	.usage = "apic-ids A,B,..., remapping on|off",
 	.parse_opt = x86_parse_opt,
 	.build = x86_build,
 	.teardown = x86_teardown,

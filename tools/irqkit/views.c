@@ -123,7 +123,7 @@ static void tree_text(struct doms *ds, FILE *out, int parent, const char *prefix
 					cols--;
 			if (parent >= 0)
 				cols += 3;
-			pad = 26 - cols - (int)strlen(ik_irq_domain_name(di->d));
+			pad = 34 - cols - (int)strlen(ik_irq_domain_name(di->d));
 			fprintf(out, "%s%s%s%*s chip %-16s %4u irqs  [%s]%s\n", prefix,
 				parent < 0 ? "" : last ? "└─ " : "├─ ", ik_irq_domain_name(di->d),
 				pad > 0 ? pad : 0, "", chips[0] ? chips : "-",
