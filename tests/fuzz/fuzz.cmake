@@ -42,7 +42,10 @@ if(CMAKE_C_COMPILER_ID MATCHES "Clang" AND NOT IK_TSAN AND EXISTS ${IK_FUZZ_DIR}
 
     add_executable(fuzz_msi ${IK_FUZZ_DIR}/fuzz_msi.c)
     target_compile_options(fuzz_msi PRIVATE ${IK_WARN} -fsanitize=fuzzer ${IK_FUZZ_SAN})
-    target_link_options(fuzz_msi PRIVATE -fsanitize=fuzzer ${IK_FUZZ_SAN})
+    # The target checks every MMIO access the library makes (fuzz_msi.c).
+    target_link_options(fuzz_msi PRIVATE -fsanitize=fuzzer ${IK_FUZZ_SAN}
+                        -Wl,--wrap=ik_os_mmio_read32 -Wl,--wrap=ik_os_mmio_write32
+                        -Wl,--wrap=ik_os_mmio_read64 -Wl,--wrap=ik_os_mmio_write64)
     target_link_libraries(fuzz_msi PRIVATE iksim_fuzz irqkit_fuzz)
     set_target_properties(fuzz_msi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 

@@ -17,8 +17,9 @@
  * (also for sub-devices), frees (valid, bogus, double), restore, D3,
  * surprise removal, handlers, affinity, raises, and allocation failures
  * injected into any of them.  Errors are fine; a crash, a sanitizer report,
- * a hang (libFuzzer -timeout), a leak, a teardown that fails or a result
- * outside the documented range is a finding (abort).
+ * a hang (libFuzzer -timeout), a leak, a teardown that fails, a result
+ * outside the documented range, or an MMIO access outside the function's
+ * BARs (as the library parsed them) or the local APIC is a finding (abort).
  *
  * The input format is in fuzz_msi.h.
  */
@@ -200,6 +201,80 @@ struct world {
 };
 
 static struct world *cur;
+
+/* ---- Register accesses: only the function's BARs and the local APIC ---------- */
+
+/*
+ * Every MMIO access the library makes goes through these wrappers
+ * (-Wl,--wrap): an access outside the BARs the library itself parsed for
+ * the current function (or the local APIC window) means a layout check
+ * let something through -- a table beyond its BAR, a bad BIR, an index
+ * past the table.  On the simulator such an access would simply hit
+ * unmapped space, so without this check it would go unnoticed.
+ */
+uint32_t __real_ik_os_mmio_read32(uint64_t phys);
+void __real_ik_os_mmio_write32(uint64_t phys, uint32_t value);
+uint64_t __real_ik_os_mmio_read64(uint64_t phys);
+void __real_ik_os_mmio_write64(uint64_t phys, uint64_t value);
+uint32_t __wrap_ik_os_mmio_read32(uint64_t phys);
+void __wrap_ik_os_mmio_write32(uint64_t phys, uint32_t value);
+uint64_t __wrap_ik_os_mmio_read64(uint64_t phys);
+void __wrap_ik_os_mmio_write64(uint64_t phys, uint64_t value);
+
+struct mmio_range {
+	uint64_t start, len;
+};
+
+static struct mmio_range bars[IK_PCI_NUM_BARS];
+static unsigned int nr_bars;
+static bool mmio_check;
+
+static void mmio_allow_device(struct ik_device *dev)
+{
+	nr_bars = 0;
+	for (unsigned int i = 0; dev && i < IK_PCI_NUM_BARS; i++) {
+		if (!(ik_pci_resource_flags(dev, i) & IK_PCI_RES_MEM))
+			continue;
+		bars[nr_bars++] = (struct mmio_range){ ik_pci_resource_start(dev, i),
+						       ik_pci_resource_len(dev, i) };
+	}
+}
+
+static void mmio_check_access(uint64_t phys, unsigned int size)
+{
+	if (!mmio_check)
+		return;
+	if (phys >= IK_X86_LAPIC_BASE && phys - IK_X86_LAPIC_BASE < 0x100000 - size)
+		return;
+	for (unsigned int i = 0; i < nr_bars; i++)
+		if (phys >= bars[i].start && phys - bars[i].start <= bars[i].len - size)
+			return;
+	finding("MMIO access outside the function's BARs", (long)phys, (long)size);
+}
+
+uint32_t __wrap_ik_os_mmio_read32(uint64_t phys)
+{
+	mmio_check_access(phys, 4);
+	return __real_ik_os_mmio_read32(phys);
+}
+
+void __wrap_ik_os_mmio_write32(uint64_t phys, uint32_t value)
+{
+	mmio_check_access(phys, 4);
+	__real_ik_os_mmio_write32(phys, value);
+}
+
+uint64_t __wrap_ik_os_mmio_read64(uint64_t phys)
+{
+	mmio_check_access(phys, 8);
+	return __real_ik_os_mmio_read64(phys);
+}
+
+void __wrap_ik_os_mmio_write64(uint64_t phys, uint64_t value)
+{
+	mmio_check_access(phys, 8);
+	__real_ik_os_mmio_write64(phys, value);
+}
 static bool trace;              /* IK_FUZZ_TRACE: print each record and its result */
 
 #define TRACE(...)                                                                  \
@@ -327,6 +402,7 @@ static void create_dev(struct world *w)
 		return;
 	}
 	ik_device_set_msi_parent(w->dev, ik_x86_vector_domain());
+	mmio_allow_device(w->dev);
 	if (w->bind && ik_device_bind(w->dev, &fz_driver))
 		finding("bind of a fresh device failed", 0, 0);
 }
@@ -698,6 +774,8 @@ static void run_machine(const uint8_t *data, size_t size)
 	w.sd = plug(&w);
 	if (ik_core_init() || ik_x86_vector_init(port_vectors, 2))
 		finding("library init", 0, 0);
+	nr_bars = 0;
+	mmio_check = true;
 	for (unsigned int cpu = 0; cpu < w.nr_cpus; cpu++) {
 		sim_run_on_cpu(w.m, cpu, online_fn, NULL);
 		if (call_ret)
@@ -744,6 +822,7 @@ static void run_machine(const uint8_t *data, size_t size)
 		finding("ik_core_exit after teardown", ret, 0);
 	if (sim_alloc_outstanding() != baseline)
 		finding("allocations leaked", (long)(sim_alloc_outstanding() - baseline), 0);
+	mmio_check = false;
 	sim_destroy(w.m);
 	cur = NULL;
 }
