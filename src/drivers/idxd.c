@@ -350,7 +350,10 @@ static int idxd_flush_owned(struct ik_idxd *idxd, unsigned int flags)
 			struct idxd_slot *s = idxd->dirty_head;
 
 			slot_dirty_unlink(idxd, s);
-			snap_take(&snap[n++], s);
+			snap_take(&snap[n], s);
+			/* Changed and changed back before the flush: nothing to send. */
+			if (snap[n].zero || snap[n].write || snap[n].mask_op)
+				n++;
 		}
 		if (!n) {
 			if (flags & FLUSH_RELEASE) {
