@@ -42,10 +42,11 @@ if(CMAKE_C_COMPILER_ID MATCHES "Clang" AND NOT IK_TSAN AND EXISTS ${IK_FUZZ_DIR}
 
     add_executable(fuzz_msi ${IK_FUZZ_DIR}/fuzz_msi.c)
     target_compile_options(fuzz_msi PRIVATE ${IK_WARN} -fsanitize=fuzzer ${IK_FUZZ_SAN})
-    # The target checks every MMIO access the library makes (fuzz_msi.c).
+    # The target checks every MMIO and configuration access the library makes.
     target_link_options(fuzz_msi PRIVATE -fsanitize=fuzzer ${IK_FUZZ_SAN}
                         -Wl,--wrap=ik_os_mmio_read32 -Wl,--wrap=ik_os_mmio_write32
-                        -Wl,--wrap=ik_os_mmio_read64 -Wl,--wrap=ik_os_mmio_write64)
+                        -Wl,--wrap=ik_os_mmio_read64 -Wl,--wrap=ik_os_mmio_write64
+                        -Wl,--wrap=ik_os_pci_cfg_read -Wl,--wrap=ik_os_pci_cfg_write)
     target_link_libraries(fuzz_msi PRIVATE iksim_fuzz irqkit_fuzz)
     set_target_properties(fuzz_msi PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 

@@ -252,6 +252,45 @@ static void mmio_check_access(uint64_t phys, unsigned int size)
 	finding("MMIO access outside the function's BARs", (long)phys, (long)size);
 }
 
+/*
+ * Configuration accesses likewise: only the function under test, inside
+ * the 256-byte standard space (the library parses nothing beyond it), and
+ * naturally aligned.
+ */
+int __real_ik_os_pci_cfg_read(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size,
+			      uint32_t *value);
+int __real_ik_os_pci_cfg_write(uint16_t segment, uint16_t bdf, uint16_t offset,
+			       unsigned int size, uint32_t value);
+int __wrap_ik_os_pci_cfg_read(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size,
+			      uint32_t *value);
+int __wrap_ik_os_pci_cfg_write(uint16_t segment, uint16_t bdf, uint16_t offset,
+			       unsigned int size, uint32_t value);
+
+static void cfg_check_access(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size)
+{
+	if (!mmio_check)
+		return;
+	if (segment != 0 || bdf != FZ_BDF)
+		finding("configuration access to another function", segment, bdf);
+	if ((size != 1 && size != 2 && size != 4) || (offset & (size - 1)) || offset + size > 0x100)
+		finding("configuration access outside the standard space or misaligned", offset,
+			(long)size);
+}
+
+int __wrap_ik_os_pci_cfg_read(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size,
+			      uint32_t *value)
+{
+	cfg_check_access(segment, bdf, offset, size);
+	return __real_ik_os_pci_cfg_read(segment, bdf, offset, size, value);
+}
+
+int __wrap_ik_os_pci_cfg_write(uint16_t segment, uint16_t bdf, uint16_t offset,
+			       unsigned int size, uint32_t value)
+{
+	cfg_check_access(segment, bdf, offset, size);
+	return __real_ik_os_pci_cfg_write(segment, bdf, offset, size, value);
+}
+
 uint32_t __wrap_ik_os_mmio_read32(uint64_t phys)
 {
 	mmio_check_access(phys, 4);
