@@ -14,6 +14,8 @@
  * (scenario 20), entry exhaustion and the unit's block limit, and
  * allocation failure injection at every allocation with nothing leaked.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -708,6 +710,145 @@ static void test_affinity_under_load_hotplug(void **state)
 			run_load(seed, true);
 }
 
+/*
+ * Threaded mode: one host thread per CPU, two device threads raising each
+ * vector again as soon as its previous raise was handled, affinity moves
+ * from every CPU meanwhile.  Every raise must be seen by a handler run.
+ */
+#define T_EVENTS 1500
+#define T_LINES 8
+
+struct tline {
+	struct sim_pci_dev *sd;
+	unsigned int vec, irq;
+	uint64_t runs;          /* __atomic */
+	uint64_t seen;          /* __atomic */
+};
+
+static struct tline tlines[T_LINES];
+static int tstop;               /* __atomic */
+
+static uint64_t traised(struct tline *l)
+{
+	struct sim_pci_stats st;
+
+	sim_pci_dev_vector_stats(l->sd, l->vec, &st);
+	return st.raised;
+}
+
+static ik_irqreturn_t tline_handler(unsigned int irq, void *dev_id)
+{
+	struct tline *l = dev_id;
+
+	__atomic_add_fetch(&l->runs, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->seen, traised(l), __ATOMIC_RELEASE);
+	return IK_IRQ_HANDLED;
+}
+
+static void *tdevice_thread(void *arg)
+{
+	unsigned int first = (unsigned int)(uintptr_t)arg;
+
+	while (!__atomic_load_n(&tstop, __ATOMIC_ACQUIRE)) {
+		bool all_done = true;
+
+		for (unsigned int i = first; i < T_LINES; i += 2) {
+			uint64_t r = traised(&tlines[i]);
+
+			if (r < T_EVENTS)
+				all_done = false;
+			if (r < T_EVENTS && __atomic_load_n(&tlines[i].seen, __ATOMIC_ACQUIRE) == r)
+				sim_pci_dev_raise(tlines[i].sd, tlines[i].vec);
+		}
+		if (all_done)
+			break;
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void test_threaded_moves(void **state)
+{
+	struct sim_vtd_config vc = { .qi_delay = 3 };
+	struct testbed_opts o = { .nr_cpus = 4, .seed = 77, .threaded = true, .ram_size = RAM_SIZE };
+	struct ik_x86_ir_config c = ir_config(IR_ENTRIES);
+	uint64_t rng = 0x9E3779B97F4A7C15ull;
+	unsigned int moves = 0;
+	pthread_t th[2];
+	struct fx f;
+
+	memset(&f, 0, sizeof(f));
+	pcibed_init(&f.pb, &o);
+	f.u = sim_vtd_create(f.pb.tb.m, &vc);
+	assert_non_null(f.u);
+	assert_int_equal(ik_x86_ir_init(&c), 0);
+	plug(&f, SIM_PCI_BDF(0, 3, 0), true, false);
+	plug(&f, SIM_PCI_BDF(0, 4, 0), false, true);
+	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev[0], 4, 4, IK_PCI_IRQ_MSIX, NULL), 4);
+	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev[1], 4, 4, IK_PCI_IRQ_MSI, NULL), 4);
+	for (unsigned int i = 0; i < T_LINES; i++) {
+		tlines[i] = (struct tline){ .sd = f.sd[i / 4], .vec = i % 4 };
+		tlines[i].irq = (unsigned int)ik_pci_irq_vector(f.dev[i / 4], i % 4);
+		assert_int_equal(ik_request_irq(tlines[i].irq, tline_handler, 0, "threaded",
+						&tlines[i]), 0);
+	}
+	__atomic_store_n(&tstop, 0, __ATOMIC_RELEASE);
+	for (unsigned int t = 0; t < 2; t++)
+		assert_int_equal(pthread_create(&th[t], NULL, tdevice_thread, (void *)(uintptr_t)t),
+				 0);
+	for (;;) {
+		struct move mv;
+		bool done = true;
+
+		for (unsigned int i = 0; i < T_LINES; i++)
+			if (traised(&tlines[i]) < T_EVENTS)
+				done = false;
+		if (done)
+			break;
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		mv.irq = tlines[rng % T_LINES].irq;
+		ik_cpumask_clear(&mv.mask);
+		ik_cpumask_set_cpu((unsigned int)((rng >> 8) % 4), &mv.mask);
+		ik_cpumask_set_cpu((unsigned int)((rng >> 16) % 4), &mv.mask);
+		testbed_on_cpu(&f.pb.tb, (unsigned int)((rng >> 24) % 4), move_fn, &mv);
+		assert_int_equal(mv.ret, 0);
+		moves++;
+	}
+	for (unsigned int t = 0; t < 2; t++)
+		pthread_join(th[t], NULL);
+	for (unsigned int tries = 0; tries < 1000; tries++) {
+		bool settled = true;
+
+		for (unsigned int i = 0; i < T_LINES; i++)
+			if (__atomic_load_n(&tlines[i].seen, __ATOMIC_ACQUIRE) != traised(&tlines[i]))
+				settled = false;
+		if (settled)
+			break;
+		sim_run_until_idle(f.pb.tb.m);
+	}
+	for (unsigned int i = 0; i < T_LINES; i++) {
+		uint64_t seen = __atomic_load_n(&tlines[i].seen, __ATOMIC_ACQUIRE);
+
+		if (seen != T_EVENTS)
+			fail_msg("line %u: raised %llu, seen %llu: lost interrupt", i,
+				 (unsigned long long)traised(&tlines[i]), (unsigned long long)seen);
+		assert_int_equal(__atomic_load_n(&tlines[i].runs, __ATOMIC_RELAXED), T_EVENTS);
+	}
+	assert_true(moves > 0);
+	assert_int_equal(vstats(&f).blocked, 0);
+	assert_int_equal(irstats().errors, 0);
+	assert_int_equal(testbed_spurious(&f.pb.tb), 0);
+	assert_int_equal(ik_x86_matrix_check(), 0);
+	if (getenv("IK_TEST_VERBOSE"))
+		printf("threaded: %u moves, %llu retargets\n", moves,
+		       (unsigned long long)irstats().retargets);
+	for (unsigned int i = 0; i < T_LINES; i++)
+		assert_int_equal(ik_free_irq(tlines[i].irq, &tlines[i]), 0);
+	fx_down(&f);
+}
+
 /* ---- Isolation: scenarios 19 and 20 ------------------------------------------------ */
 
 /* Device A writes B's message: blocked, recorded, fault event raised. */
@@ -1133,6 +1274,7 @@ int main(void)
 		cmocka_unit_test(test_multi_msi_block),
 		cmocka_unit_test(test_affinity_under_load),
 		cmocka_unit_test(test_affinity_under_load_hotplug),
+		cmocka_unit_test(test_threaded_moves),
 		cmocka_unit_test(test_spoofed_requester_blocked),
 		cmocka_unit_test(test_compat_bypass_blocked),
 		cmocka_unit_test(test_aliased_requesters),
