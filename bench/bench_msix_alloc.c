@@ -133,7 +133,7 @@ int main(void)
 {
 	double per_dev[NR_DEV_SIZES], per_dev_req[NR_DEV_SIZES], allocs[NR_DEV_SIZES], fl, one_of_2048;
 	struct ik_device *devs[NR_DEV_SIZES];
-	double probe[NR_LEVELS], fill[NR_LEVELS], teardown;
+	double probe[NR_LEVELS], fill[NR_LEVELS], mbytes[NR_LEVELS], teardown;
 	unsigned int reached = 0, nr_fill = 0, allocated = 0, avail;
 	static struct ik_device *fill_devs[BM_MAX_FUNCS];
 	struct ik_device *probe_dev, *big;
@@ -213,6 +213,7 @@ int main(void)
 		if (stop)
 			break;
 		fill[l] = (bm_cpu_ns() - t0) / (allocated - before);
+		mbytes[l] = (double)sim_alloc_bytes_outstanding() / (1 << 20);
 		probe[l] = 1e30;
 		for (int run = 0; run < PROBE_RUNS; run++)
 			probe[l] = best(probe[l], time_rounds(probe_dev, PROBE, PROBE_ROUNDS, false));
@@ -244,8 +245,9 @@ int main(void)
 	printf("  system-wide (%u-vector probe device allocated + freed at each level; fill = "
 	       "cost of reaching the level)\n", PROBE);
 	for (unsigned int l = 0; l < reached; l++)
-		printf("    %8u interrupts allocated       probe %8.1f  %8.2f x floor   fill %8.1f\n",
-		       levels[l], probe[l], probe[l] / fl, fill[l]);
+		printf("    %8u interrupts allocated       probe %8.1f  %8.2f x floor   fill %8.1f"
+		       "   (library holds %.1f MiB)\n",
+		       levels[l], probe[l], probe[l] / fl, fill[l], mbytes[l]);
 	if (stop)
 		printf("    stopped at %u interrupts (%u devices): %s\n", allocated, nr_fill, stop);
 	printf("    teardown of %u interrupts: %.1f ns per vector\n", allocated, teardown);
