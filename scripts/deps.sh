@@ -16,6 +16,13 @@ if [ ! -f /usr/include/editline/readline.h ] && [ "$(id -u)" = "0" ] &&
 	command -v apt-get >/dev/null 2>&1; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libedit-dev >/dev/null 2>&1 || true
 fi
+# Optional: spin, for the Promela models of tests/spin (their ctest is skipped without it).
+if ! command -v spin >/dev/null 2>&1 && [ "$(id -u)" = "0" ] &&
+	command -v apt-get >/dev/null 2>&1; then
+	{ DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spin ||
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spin; }; } \
+		>/dev/null 2>&1 || true
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
 	echo "deps: installing:$missing"
