@@ -9,10 +9,11 @@
  * device (MSI data, the per-device domain with its template copies).  Then
  * handlers are requested on R of the N vectors (activation for real: a
  * vector on a CPU, the action).  The breakdown by level comes from the same
- * allocator: N interrupts of the vector domain alone (descriptor with its
- * outermost level, per-CPU counts and the vector level's chip data), then
- * N through a pass-through level (one more level's irq_data): what the
- * MSI-X level adds beyond a plain level is the MSI descriptor (its size
+ * allocator: N interrupts of a bare root domain (the descriptor with its
+ * outermost irq_data and per-CPU counts), of the vector domain alone (+ its
+ * chip data), and through a pass-through level over the vector domain (+
+ * one allocated irq_data: the vector level's, in the MSI-X hierarchy); what
+ * the MSI-X device level adds beyond that is the MSI descriptor (its size
  * from the public header) plus the device's index store nodes and anything
  * else.  Interrupt-number leaves (8 bytes per number) are included where
  * first touched (the first leaf is warmed, so the per-device figure has
@@ -51,12 +52,27 @@ static void pass_free(struct ik_irq_domain *domain, unsigned int virq, unsigned 
 
 static const struct ik_irq_domain_ops pass_ops = { .alloc = pass_alloc, .free = pass_free };
 
+/* A root level with no chip data: what a descriptor costs by itself. */
+static int bare_alloc(struct ik_irq_domain *domain, unsigned int virq, unsigned int nr, void *arg)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		ik_irq_domain_set_hwirq_and_chip(domain, virq + i, virq + i, &pass_chip, NULL);
+	return 0;
+}
+
+static void bare_free(struct ik_irq_domain *domain, unsigned int virq, unsigned int nr)
+{
+}
+
+static const struct ik_irq_domain_ops bare_ops = { .alloc = bare_alloc, .free = bare_free };
+
 struct result {
 	unsigned int ncpus, requested;
 	double dev_create;      /* ik_pci_device_create + bind, per device */
 	double fixed;           /* MSI-X enable, per device, beyond its vectors */
 	double marginal;        /* per allocated vector */
 	double request;         /* per requested vector: action, vector, ... */
+	double level0;          /* a root level without chip data: the descriptor */
 	double level1;          /* vector domain alone, per interrupt */
 	double level2;          /* pass-through + vector, per interrupt */
 };
@@ -79,11 +95,31 @@ static double level_bytes(struct ik_irq_domain *d, unsigned int n)
 	return per;
 }
 
+/* Interrupts held (not measured) so the next measurement uses new numbers. */
+static int held[2 * N];
+static unsigned int nr_held;
+
+static void hold(struct ik_irq_domain *d, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		held[nr_held] = ik_irq_domain_alloc_irqs(d, 1, NULL, NULL);
+		if (held[nr_held] < 0)
+			bm_die("ik_irq_domain_alloc_irqs", held[nr_held]);
+		nr_held++;
+	}
+}
+
+static void unhold(void)
+{
+	while (nr_held)
+		ik_irq_domain_free_irqs((unsigned int)held[--nr_held], 1);
+}
+
 static void measure(unsigned int ncpus, struct result *r)
 {
 	struct bm_machine bm;
 	struct ik_device *one, *all;
-	struct ik_irq_domain *pass;
+	struct ik_irq_domain *pass, *bare;
 	int64_t b0, b1, b2;
 	double d_one, d_all;
 	uint16_t bdf;
@@ -122,29 +158,29 @@ static void measure(unsigned int ncpus, struct result *r)
 	}
 	r->request = (double)(sim_alloc_bytes_outstanding() - b2) / r->requested;
 
-	/* Levels, on fresh numbers (their leaves count as for the vectors above). */
-	r->level1 = level_bytes(ik_x86_vector_domain(), N);
+	/*
+	 * Levels, each on fresh numbers (a held block pushes the next
+	 * allocation past the numbers used before), so each pays for its
+	 * interrupt-number leaves as the vectors above did.
+	 */
+	bare = ik_irq_domain_create_hierarchy(NULL, 0, 0, "BARE", &bare_ops, NULL);
 	pass = ik_irq_domain_create_hierarchy(ik_x86_vector_domain(), 0, 0, "PASS", &pass_ops,
 					      NULL);
-	if (!pass)
-		bm_die("pass-through domain", -IK_ENOMEM);
-	/* Past the numbers level_bytes() used: new leaves again. */
-	{
-		static int hold[N];
-
-		for (unsigned int i = 0; i < N; i++)
-			hold[i] = ik_irq_domain_alloc_irqs(ik_x86_vector_domain(), 1, NULL, NULL);
-		r->level2 = level_bytes(pass, N);
-		for (unsigned int i = 0; i < N; i++)
-			if (hold[i] > 0)
-				ik_irq_domain_free_irqs((unsigned int)hold[i], 1);
-	}
+	if (!bare || !pass)
+		bm_die("measurement domains", -IK_ENOMEM);
+	r->level0 = level_bytes(bare, N);
+	hold(ik_x86_vector_domain(), N);
+	r->level1 = level_bytes(ik_x86_vector_domain(), N);
+	hold(ik_x86_vector_domain(), N);
+	r->level2 = level_bytes(pass, N);
+	unhold();
 
 	for (unsigned int i = 0; i < r->requested; i++)
 		ik_free_irq((unsigned int)ik_pci_irq_vector(all, i), &bm);
 	ik_pci_device_destroy(all);
 	ik_pci_device_destroy(one);
 	ik_irq_domain_remove(pass);
+	ik_irq_domain_remove(bare);
 	bm_down(&bm);
 }
 
@@ -163,20 +199,24 @@ int main(void)
 	       (unsigned int)IK_CPUS_MAX, sizeof(struct ik_msi_desc));
 	for (unsigned int i = 0; i < 3; i++) {
 		const struct result *r = &res[i];
-		double dev_level = r->level2 - r->level1;
 		double msi = r->marginal - r->level2;
 
 		printf("  -- %u CPUs --\n", r->ncpus);
-		printf("    descriptor + vector level (irq_data, apic data)  %7.1f\n", r->level1);
-		printf("    device level irq_data                            %7.1f\n", dev_level);
-		printf("    MSI descriptor (sizeof)                          %7.1f\n",
+		printf("    irq descriptor with the outermost (device) irq_data,\n"
+		       "      per-CPU counts, number-leaf and reverse-map shares  %7.1f\n", r->level0);
+		printf("    vector-domain chip data (apic)                        %7.1f\n",
+		       r->level1 - r->level0);
+		printf("    vector-level irq_data (+ its reverse-map share)       %7.1f\n",
+		       r->level2 - r->level1);
+		printf("    MSI descriptor (sizeof)                               %7.1f\n",
 		       (double)sizeof(struct ik_msi_desc));
-		printf("    index store + other MSI-X level bytes            %7.1f\n",
+		printf("    index store nodes + other MSI-X level bytes           %7.1f\n",
 		       msi - (double)sizeof(struct ik_msi_desc));
-		printf("    = allocated vector (marginal, N=%u)            %7.1f\n", N, r->marginal);
-		printf("    requested handler (action, vector, ...), R=%-4u   %7.1f\n", r->requested,
-		       r->request);
-		printf("    = requested vector                               %7.1f\n",
+		printf("    = allocated vector (marginal, N=%u)                 %7.1f\n", N,
+		       r->marginal);
+		printf("    requested handler (action, vector, ...), R=%-4u        %7.1f\n",
+		       r->requested, r->request);
+		printf("    = requested vector                                    %7.1f\n",
 		       r->marginal + r->request);
 		printf("    per device: create+bind %.0f, MSI-X enable fixed %.0f "
 		       "(amortized over 32 vectors: %.1f per vector)\n",
