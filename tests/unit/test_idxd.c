@@ -14,8 +14,9 @@
  * and command latencies, with every fire handled and the device finally
  * holding the message of the interrupt's current target; work queues as
  * sub-devices with their own domains over a shared pool and their queue
- * association; a thousand interrupts on one queue; allocation failure
- * injection with no leak.
+ * association; CPU offline: lossless after moving away and flushing, and
+ * the documented loss without that; a thousand interrupts on one queue;
+ * allocation failure injection with no leak.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -240,6 +241,7 @@ static void test_update_visible_only_after_sync_unlock(void **state)
 /* Unlazy disable: the slot is masked on the device when ik_disable_irq() returns. */
 static void test_disable_masks_on_device(void **state)
 {
+	struct ib_irq_list list;
 	struct ik_device *wq = wq_add(1);
 	struct ik_msi_map map = ik_idxd_wq_alloc_irq(wq, NULL, 0);
 	struct ib_line l;
@@ -258,6 +260,13 @@ static void test_disable_masks_on_device(void **state)
 	assert_int_equal(l.runs, 0);
 	assert_true(qslot(slot).ctrl & SIM_IMS_CTRL_PENDING);
 	assert_int_equal(qslot(slot).stats.sent, 0);
+	/* Introspection reads the committed state back through the query window. */
+	assert_int_equal(ib_list_irqs(wq, &list), 0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.info[0].mode, "ims");
+	assert_string_equal(list.info[0].domain, "IMS-wq1");
+	assert_true(list.info[0].masked);
+	assert_true(list.info[0].pending);
 	assert_int_equal(ib_enable_on(M(), 2, map.virq), 0);
 	sim_run_until_idle(M());
 	assert_int_equal(l.runs, 1);
@@ -464,6 +473,106 @@ static void test_affinity_moves_lossless(void **state)
 	bed_up(17, 20, 0);
 }
 
+/*
+ * CPU offline without remapping releases the dying CPU's vectors before a
+ * deferred store update could land (docs/architecture.md).  The procedure
+ * the driver documents -- move the interrupts away, ik_idxd_flush(), then
+ * offline -- loses nothing while the queues keep firing.
+ */
+static void run_offline(uint64_t seed, bool flush)
+{
+	unsigned int stalled = 0;
+	struct ik_device *wq[NR_QUEUES];
+	struct ik_msi_map maps[NR_QUEUES];
+	struct ib_line lines[NR_QUEUES];
+	struct qfire ctx[NR_QUEUES];
+	struct ik_irq_affinity_desc aff = { .is_managed = false };
+	ik_cpumask_t away;
+	unsigned int i;
+
+	bed_up(seed, seed % 3 ? 5 : 0, 64);
+	ib_cpu_mask(&aff.mask, 1);
+	for (i = 0; i < NR_QUEUES; i++) {
+		wq[i] = wq_add(i);
+		maps[i] = ik_idxd_wq_alloc_irq(wq[i], &aff, 0);
+		line_init(&lines[i], &ctx[i], wq[i], maps[i], i);
+		assert_int_equal(ib_request_on(M(), 0, &lines[i]), 0);
+		ib_chain_start(&lines[i], 120, 1 + i);
+	}
+	for (unsigned int round = 0; round < 3; round++) {
+		for (unsigned int k = 0; k < 10; k++)
+			sim_point(M());
+		ik_cpumask_clear(&away);
+		ik_cpumask_set_cpu(2, &away);
+		ik_cpumask_set_cpu(3, &away);
+		if (flush) {
+			for (i = 0; i < NR_QUEUES; i++)
+				assert_int_equal(ib_set_affinity_on(M(), 1, maps[i].virq, &away), 0);
+			assert_int_equal(ik_idxd_flush(fn), 0);
+			for (i = 0; i < NR_QUEUES; i++)
+				assert_device_targets(ctx[i].slot, maps[i].virq);
+		}
+		assert_int_equal(testbed_cpu_offline(&pb.tb, 1), 0);
+		for (unsigned int k = 0; k < 30; k++)
+			sim_point(M());
+		assert_int_equal(testbed_cpu_online(&pb.tb, 1), 0);
+		for (i = 0; i < NR_QUEUES; i++)
+			assert_int_equal(ib_set_affinity_on(M(), 0, maps[i].virq, &aff.mask), 0);
+	}
+	sim_run_until_idle(M());
+	for (i = 0; i < NR_QUEUES; i++) {
+		if (!ib_chain_done(&lines[i])) {
+			if (flush)
+				fail_msg("seed %llu queue %u: fired %llu, seen %llu, %u left (lost)",
+					 (unsigned long long)seed, i,
+					 (unsigned long long)fired_slot(&ctx[i]),
+					 (unsigned long long)lines[i].seen, lines[i].left);
+			stalled++;
+		}
+		assert_int_equal(ib_free_on(M(), 0, &lines[i]), 0);
+		assert_int_equal(ik_idxd_wq_free_irq(wq[i], maps[i]), 0);
+	}
+	if (flush) {
+		assert_int_equal(sim_stat(M(), SIM_STAT_MSI_NO_DEST), 0);
+		assert_int_equal(sim_stat(M(), SIM_STAT_OFFLINE_DISCARDED), 0);
+	} else {
+		/*
+		 * The known limitation, kept visible: the offline path released
+		 * the dying CPU's vectors while the device's update was still
+		 * queued, and a message went to the dead CPU.
+		 */
+		assert_true(stalled > 0);
+		assert_true(sim_stat(M(), SIM_STAT_MSI_NO_DEST) +
+			    sim_stat(M(), SIM_STAT_OFFLINE_DISCARDED) > 0);
+	}
+	assert_int_equal(ik_x86_matrix_check(), 0);
+	bed_down();
+}
+
+static void test_cpu_offline_after_move_and_flush(void **state)
+{
+	bed_down();
+	for (uint64_t seed = 1; seed <= 12; seed++)
+		if (ib_seed_selected(seed))
+			run_offline(seed, true);
+	bed_up(17, 20, 0);
+}
+
+/*
+ * Without that procedure the documented limitation shows: the update
+ * deferred to the work item lands after the dying CPU's vectors were
+ * released.  (If this starts passing, the limitation is gone: update
+ * docs/architecture.md and turn this into a lossless test.)
+ */
+static void test_cpu_offline_unflushed_loses_known_limitation(void **state)
+{
+	bed_down();
+	for (uint64_t seed = 1; seed <= 4; seed++)
+		if (ib_seed_selected(seed))
+			run_offline(seed, false);
+	bed_up(17, 20, 0);
+}
+
 /* Work queues: own domains over one pool, queue association, replug. */
 static void test_work_queue_devices(void **state)
 {
@@ -628,6 +737,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_while_update_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_device_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_affinity_moves_lossless, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_offline_after_move_and_flush, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_offline_unflushed_loses_known_limitation,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_work_queue_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_thousand_interrupts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alloc_failure_injection, setup, teardown),
