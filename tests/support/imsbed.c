@@ -182,3 +182,74 @@ bool ib_seed_selected(uint64_t seed)
 
 	return !only || strtoull(only, NULL, 0) == seed;
 }
+
+/* ---- A remapping-like MSI parent ------------------------------------------------- */
+
+/*
+ * Retargets below itself and answers IK_IRQ_SET_MASK_OK_DONE, as interrupt
+ * remapping does (its message names an IRTE, which the move rewrites), so
+ * the device domains above must not rewrite their stores.  It does not
+ * remap anything: messages stay the vector domain's, so after a move the
+ * device keeps using the old target, which the vector domain keeps routed.
+ * Enough to check who writes the store, not a model of remapping.
+ */
+static int remap_set_affinity(struct ik_irq_data *d, const ik_cpumask_t *mask, bool force)
+{
+	int ret = ik_irq_chip_set_affinity_parent(d, mask, force);
+
+	return ret == IK_IRQ_SET_MASK_OK ? IK_IRQ_SET_MASK_OK_DONE : ret;
+}
+
+static const struct ik_irq_chip remap_chip = {
+	.name = "FIR",
+	.irq_ack = ik_irq_chip_ack_parent,
+	.irq_set_affinity = remap_set_affinity,
+	.irq_retrigger = ik_irq_chip_retrigger_hierarchy,
+};
+
+static int remap_alloc(struct ik_irq_domain *domain, unsigned int virq, unsigned int nr,
+		       void *arg)
+{
+	int ret = ik_irq_domain_alloc_irqs_parent(domain, virq, nr, arg);
+
+	if (ret)
+		return ret;
+	for (unsigned int i = 0; i < nr; i++)
+		ik_irq_domain_set_hwirq_and_chip(domain, virq + i, virq + i, &remap_chip, NULL);
+	return 0;
+}
+
+static void remap_free(struct ik_irq_domain *domain, unsigned int virq, unsigned int nr)
+{
+	for (unsigned int i = 0; i < nr; i++)
+		ik_irq_domain_reset_irq_data(ik_irq_domain_get_irq_data(domain, virq + i));
+	ik_irq_domain_free_irqs_parent(domain, virq, nr);
+}
+
+static const struct ik_irq_domain_ops remap_domain_ops = {
+	.alloc = remap_alloc,
+	.free = remap_free,
+};
+
+static const struct ik_msi_parent_ops remap_parent_ops = {
+	.supported_flags = IK_MSI_FLAG_PCI_MSIX | IK_MSI_FLAG_PCI_MSIX_ALLOC_DYN |
+			   IK_MSI_FLAG_DEVICE_MSI,
+	.required_flags = IK_MSI_FLAG_USE_DEF_DOM_OPS | IK_MSI_FLAG_USE_DEF_CHIP_OPS,
+	.bus_select_mask = IK_BIT(IK_MSI_BUS_PCI_MSIX) | IK_BIT(IK_MSI_BUS_IMS) |
+			   IK_BIT(IK_MSI_BUS_NTB),
+	.prefix = "FIR-",
+	.init_dev_msi_info = ik_msi_parent_init_dev_msi_info,
+};
+
+struct ik_irq_domain *ib_remap_parent_create(void)
+{
+	struct ik_irq_domain *d = ik_irq_domain_create_hierarchy(ik_x86_vector_domain(),
+								 IK_IRQ_DOMAIN_FLAG_MSI_PARENT, 0,
+								 "FIR", &remap_domain_ops, NULL);
+
+	if (d && ik_msi_parent_set_ops(d, &remap_parent_ops)) {
+		ik_irq_domain_remove(d);
+		return NULL;
+	}
+	return d;
+}

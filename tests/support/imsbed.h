@@ -13,7 +13,9 @@
 #define IK_IMSBED_H
 
 #include <irqkit/irq.h>
+#include <irqkit/irqchip.h>
 #include <irqkit/msi.h>
+#include <irqkit/x86.h>
 
 #include "sim.h"
 
@@ -69,6 +71,14 @@ struct ib_irq_list {
 int ib_list_irqs(struct ik_device *dev, struct ib_irq_list *out);
 /* The entry for @irq, or NULL. */
 const struct ik_msi_irq_info *ib_find_irq(const struct ib_irq_list *list, unsigned int irq);
+
+/*
+ * A remapping-like MSI parent over the vector domain (prefix "FIR-"): its
+ * affinity callback answers IK_IRQ_SET_MASK_OK_DONE, so device stores above
+ * it must never be rewritten by a move.  It remaps nothing.  Remove it with
+ * ik_irq_domain_remove() after the devices.
+ */
+struct ik_irq_domain *ib_remap_parent_create(void);
 
 /* IK_TEST_SEED=n runs only seed n. */
 bool ib_seed_selected(uint64_t seed);

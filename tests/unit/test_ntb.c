@@ -13,7 +13,9 @@
  * forged vector); affinity changes republishing one word at a time, done at
  * once on the target CPU or from the next interrupt otherwise, the peer's
  * next write landing on the new CPU; random moves while the peer fires,
- * over seeds, with nothing lost and the slot never seen torn or invalid;
+ * over seeds, with nothing lost and the slot never seen torn or invalid,
+ * also when the parent rewrites both words at once; nothing republished
+ * under a remapping-like parent;
  * NTB interrupts never in the MSI-X domain; lazy disable without a mask;
  * port and function unplug / re-plug (also surprise removal); allocation
  * failure injection with no leak.
@@ -539,6 +541,50 @@ static void test_moves_naive_parent_publish_protected(void **state)
 	bed_up(23);
 }
 
+/* Under a remapping-like parent the message never changes: nothing is republished. */
+static void test_remapped_parent_never_republishes(void **state)
+{
+	struct ik_irq_domain *remap = ib_remap_parent_create();
+	struct ik_ntb_stats st0, st1;
+	struct ik_msi_map map;
+	struct pub before, after;
+	struct ib_line l;
+	struct peer p;
+
+	assert_non_null(remap);
+	assert_int_equal(ik_device_unbind(fn), 0);
+	ik_device_set_msi_parent(fn, remap);
+	assert_int_equal(ik_device_bind(fn, &ik_ntb_pci_driver), 0);
+	assert_string_equal(ik_irq_domain_name(ik_msi_get_device_domain(port(),
+								       IK_MSI_DEFAULT_DOMAIN)),
+			    "FIR-NTB-ntb");
+	map = ik_ntb_msi_alloc_irq(port(), NULL);
+	line_init(&l, &p, map.virq, (unsigned int)map.index);
+	assert_int_equal(ib_request_on(M(), 0, &l), 0);
+	before = published(p.slot);
+	st0 = nstats();
+	for (unsigned int i = 0; i < 20; i++) {
+		ik_cpumask_t mask;
+
+		ib_random_mask(M(), &mask);
+		assert_int_equal(ib_set_affinity_on(M(), i % 4, map.virq, &mask), 0);
+		peer_fire(&p);
+		sim_run_until_idle(M());
+	}
+	st1 = nstats();
+	after = published(p.slot);
+	assert_int_equal(st1.republished, st0.republished);
+	assert_int_equal(st1.invalidated, st0.invalidated);
+	assert_int_equal(after.offset, before.offset);
+	assert_int_equal(after.data, before.data);
+	assert_int_equal(l.seen, 20);
+	assert_int_equal(ib_free_on(M(), 0, &l), 0);
+	assert_int_equal(ik_ntb_msi_free_irq(port(), map), 0);
+	ik_pci_device_destroy(fn);
+	fn = NULL;
+	assert_int_equal(ik_irq_domain_remove(remap), 0);
+}
+
 /* The MSI-X domain holds the four vectors and nothing else. */
 static void test_never_in_msix_domain(void **state)
 {
@@ -778,6 +824,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_moves_naive_parent_publish_protected, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_never_in_msix_domain, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remapped_parent_never_republishes, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_disable_without_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plug_unplug_replug, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_rid_is_alias, setup, teardown),
