@@ -10,29 +10,23 @@
 #define PCI_ECAM_BASE 0xE0000000ull
 #define PCI_BAR_BASE 0x4000000000ull /* 64-bit BARs from 256 GiB up */
 
-static struct sim_pci_bus *bus;
-static struct sim_machine *bus_m;
-static uint64_t next_bar;
-
+/* Per machine: kept in the world, which forgets it when the machine goes. */
 struct sim_pci_bus *tool_pci_bus(struct world *w)
 {
-	if (bus_m != w->m) {
-		bus = sim_pci_bus_create(w->m, 0, PCI_ECAM_BASE, TOOL_PCI_BUSES);
-		if (!bus)
-			return NULL;
-		bus_m = w->m;
-		next_bar = PCI_BAR_BASE;
+	if (!w->pci_bus) {
+		w->pci_bus = sim_pci_bus_create(w->m, 0, PCI_ECAM_BASE, TOOL_PCI_BUSES);
+		w->pci_next_bar = PCI_BAR_BASE;
 	}
-	return bus;
+	return w->pci_bus;
 }
 
 uint64_t tool_pci_bar(struct world *w, uint64_t size)
 {
 	uint64_t base;
 
-	if (bus_m != w->m && !tool_pci_bus(w))
+	if (!tool_pci_bus(w))
 		return 0;
-	base = (next_bar + size - 1) & ~(size - 1);
-	next_bar = base + size;
+	base = (w->pci_next_bar + size - 1) & ~(size - 1);
+	w->pci_next_bar = base + size;
 	return base;
 }

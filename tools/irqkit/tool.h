@@ -457,6 +457,7 @@ struct tool_device {
 
 struct fire_chain;
 struct trace;
+struct sim_pci_bus;
 
 struct world {
 	/* configuration (before the machine is built) */
@@ -471,6 +472,8 @@ struct world {
 	void *plat_priv;
 	int64_t alloc_baseline;
 	uint64_t next_mmio;            /* MMIO window allocator for devices */
+	struct sim_pci_bus *pci_bus;   /* PCI segment (tool_pci_bus), freed with the machine */
+	uint64_t pci_next_bar;
 	unsigned int next_rid;
 
 	struct tool_device *dev[TOOL_MAX_DEVICES];

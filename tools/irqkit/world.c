@@ -712,6 +712,7 @@ int64_t world_fini(struct world *w)
 		leaked = sim_alloc_outstanding() - w->alloc_baseline;
 	sim_destroy(w->m);
 	w->m = NULL;
+	w->pci_bus = NULL;
 	w->built = false;
 	chains_free_all(w);
 	for (unsigned int i = 0; i < w->nr_graveyard; i++)
