@@ -73,16 +73,20 @@ struct ik_idxd_stats {
 	uint64_t errors;        /* batches the device reported an error for */
 };
 
-/** ik_idxd_get_stats - counters of a bound function.  Return: 0; -IK_EINVAL. */
+/**
+ * ik_idxd_get_stats - counters of a function bound to ik_idxd_driver
+ * Context: any.  Return: 0; -IK_EINVAL (not bound, @out NULL).
+ */
 int ik_idxd_get_stats(struct ik_device *pdev, struct ik_idxd_stats *out);
 
 /**
  * ik_idxd_set_timeout_ns - bound of the wait for a command batch
- * 0 restores IK_IDXD_DEFAULT_TIMEOUT_NS.  Return: 0; -IK_EINVAL (not bound).
+ * 0 restores IK_IDXD_DEFAULT_TIMEOUT_NS.  Applies to waits that start later.
+ * Context: any.  Return: 0; -IK_EINVAL (not bound).
  */
 int ik_idxd_set_timeout_ns(struct ik_device *pdev, uint64_t ns);
 
-/** Slots and work queues of a bound function (0 if not bound). */
+/** Slots and work queues of a bound function (0 if not bound).  Context: any. */
 unsigned int ik_idxd_nr_slots(struct ik_device *pdev);
 unsigned int ik_idxd_nr_queues(struct ik_device *pdev);
 
@@ -145,7 +149,11 @@ struct ik_msi_map ik_idxd_wq_alloc_irq(struct ik_device *wq,
  */
 int ik_idxd_wq_free_irq(struct ik_device *wq, struct ik_msi_map map);
 
-/** ik_idxd_wq_slot - the device slot behind interrupt @map.index of @wq, or -IK_ENOENT. */
+/**
+ * ik_idxd_wq_slot - the device slot behind IMS index @index of @wq
+ * Context: sleepable (takes the MSI lock).  Return: the slot; -IK_ENOENT
+ * (not a work queue device, nothing allocated at @index).
+ */
 int ik_idxd_wq_slot(struct ik_device *wq, int index);
 
 #endif /* IRQKIT_DRIVERS_IDXD_H */

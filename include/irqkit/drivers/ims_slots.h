@@ -54,7 +54,7 @@
  */
 extern const struct ik_driver ik_ims_slots_driver;
 
-/** ik_ims_slots_nr_slots - number of slots of a bound function, 0 if not bound. */
+/** ik_ims_slots_nr_slots - number of slots of a bound function, 0 if not bound.  Context: any. */
 unsigned int ik_ims_slots_nr_slots(struct ik_device *pdev);
 
 /**

@@ -91,10 +91,13 @@ struct ik_ntb_stats {
 	uint64_t unpublishable;     /* messages outside the window: not published */
 };
 
-/** ik_ntb_get_stats - counters of a bound function.  Return: 0; -IK_EINVAL. */
+/**
+ * ik_ntb_get_stats - counters of a function bound to ik_ntb_pci_driver
+ * Context: any.  Return: 0; -IK_EINVAL (not bound, @out NULL).
+ */
 int ik_ntb_get_stats(struct ik_device *pdev, struct ik_ntb_stats *out);
 
-/** ik_ntb_port - the NTB port device of a bound function, or NULL. */
+/** ik_ntb_port - the NTB port device of a bound function, or NULL.  Context: sleepable. */
 struct ik_device *ik_ntb_port(struct ik_device *pdev);
 
 /**
@@ -162,7 +165,11 @@ int ik_ntbm_msi_free_irq(struct ik_device *port, unsigned int irq, void *dev_id)
 
 /* ---- Outbound ------------------------------------------------------------------ */
 
-/** Ring the peer's doorbell @bits / send message @index (< IK_NTB_NR_MSGS). */
+/**
+ * ik_ntb_peer_db_set - ring the peer's doorbell @bits
+ * ik_ntb_peer_msg_write - send @value as message @index (< IK_NTB_NR_MSGS)
+ * Context: any.  Return: 0; -IK_EINVAL (not a port, bad index).
+ */
 int ik_ntb_peer_db_set(struct ik_device *port, uint32_t bits);
 int ik_ntb_peer_msg_write(struct ik_device *port, unsigned int index, uint32_t value);
 
