@@ -504,7 +504,32 @@ void sim_dma_write32(struct sim_machine *m, uint16_t requester_id, uint64_t pa, 
 			sim_msi_deliver(m, pa, value);
 		return;
 	}
+	{
+		sim_msi_interposer_fn fn = __atomic_load_n(&m->rid_window_fn, __ATOMIC_ACQUIRE);
+
+		if (fn && pa >= m->rid_window_base && pa - m->rid_window_base < m->rid_window_size) {
+			fn(m->rid_window_opaque, requester_id, pa, value);
+			return;
+		}
+	}
 	bus_write(m, pa, value, 4);
+}
+
+int sim_set_dma_rid_window(struct sim_machine *m, uint64_t base, uint64_t size,
+			   sim_msi_interposer_fn fn, void *opaque)
+{
+	if (fn && (!size || base + size < base))
+		return -EINVAL;
+	if (fn && __atomic_load_n(&m->rid_window_fn, __ATOMIC_ACQUIRE))
+		return -EBUSY;
+	/* Window and opaque pointer are published before the function that uses them. */
+	if (fn) {
+		m->rid_window_base = base;
+		m->rid_window_size = size;
+		m->rid_window_opaque = opaque;
+	}
+	__atomic_store_n(&m->rid_window_fn, fn, __ATOMIC_RELEASE);
+	return 0;
 }
 
 uint64_t sim_dma_read(struct sim_machine *m, uint64_t pa, unsigned int size)

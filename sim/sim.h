@@ -102,6 +102,18 @@ typedef void (*sim_msi_interposer_fn)(void *opaque, uint16_t requester_id, uint6
 				      uint32_t data);
 int sim_set_msi_interposer(struct sim_machine *m, sim_msi_interposer_fn fn, void *opaque);
 
+/*
+ * Requester-id window: where a translator's doorbell sits (sim_its.h).
+ * While one is installed, every sim_dma_write32() to [@base, @base + @size)
+ * outside the interrupt window is handed to @fn with the writer's requester
+ * id instead of going to RAM or MMIO (CPU writes are not affected).  Called
+ * on the writer's thread with no simulator lock held.  One per machine:
+ * -EBUSY if another is installed, -EINVAL for an empty or wrapping window;
+ * @fn NULL removes it.
+ */
+int sim_set_dma_rid_window(struct sim_machine *m, uint64_t base, uint64_t size,
+			   sim_msi_interposer_fn fn, void *opaque);
+
 /* ---- CPUs ------------------------------------------------------------------ */
 
 /*

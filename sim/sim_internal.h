@@ -199,6 +199,10 @@ struct sim_machine {
 	/* Interrupt-message interposer (sim_set_msi_interposer); __atomic. */
 	sim_msi_interposer_fn msi_interposer;
 	void *msi_interposer_opaque;
+	/* Requester-id window (sim_set_dma_rid_window); fn is __atomic, published last. */
+	sim_msi_interposer_fn rid_window_fn;
+	void *rid_window_opaque;
+	uint64_t rid_window_base, rid_window_size;
 
 	struct sim_cleanup *cleanups;
 	struct sim_port *port;
