@@ -283,6 +283,18 @@ int pci_msi_enable(struct pci_state *ps, unsigned int min, unsigned int max, boo
 	int created, ret;
 
 	cap_flags = (uint16_t)pci_cfg_read(ps, msi_reg(ps, PCI_MSI_FLAGS), 2);
+	/*
+	 * The 64-bit and per-vector-masking bits place the data and mask
+	 * registers; the capability's length was checked (fits the space,
+	 * overlaps nothing) at create, with the bits read then.  A function
+	 * that claims another layout now would have registers written past
+	 * its capability: into the next one, or beyond the standard space.
+	 */
+	if ((cap_flags ^ ps->cfg.msi_flags) & (PCI_MSI_FLAGS_64BIT | PCI_MSI_FLAGS_MASKBIT)) {
+		ik_err("irqkit: %s: MSI capability layout changed since create (Message Control %x, was %x)\n",
+		       name, cap_flags, ps->cfg.msi_flags);
+		return -IK_EINVAL;
+	}
 	cap_n = 1u << pci_msi_mmc(cap_flags);
 	nvec = IK_MIN(max, cap_n);
 	while (nvec & (nvec - 1))
