@@ -266,7 +266,52 @@ int __wrap_ik_os_pci_cfg_read(uint16_t segment, uint16_t bdf, uint16_t offset, u
 int __wrap_ik_os_pci_cfg_write(uint16_t segment, uint16_t bdf, uint16_t offset,
 			       unsigned int size, uint32_t value);
 
-static void cfg_check_access(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size)
+struct cfg_span {
+	unsigned int start, end;        /* [start, end) */
+};
+
+/*
+ * What the library may write: the command register and the BARs (sizing)
+ * always; the PMCSR, the MSI capability (registers after the capability
+ * header, as long as the Message Control found at create says) and the
+ * MSI-X Message Control once the device exists.  Anything else would
+ * program a register the library never found -- another capability,
+ * the header, or past the capability it did find.
+ */
+static struct cfg_span cfg_spans[5];
+static unsigned int nr_cfg_spans;
+
+static void cfg_spans_reset(void)
+{
+	cfg_spans[0] = (struct cfg_span){ IK_PCI_COMMAND, IK_PCI_COMMAND + 2 };
+	cfg_spans[1] = (struct cfg_span){ IK_PCI_BAR0, IK_PCI_BAR0 + 24 };
+	nr_cfg_spans = 2;
+}
+
+/* Right after a successful create: the capabilities the library found. */
+static void cfg_spans_device(struct ik_device *dev, struct sim_pci_dev *sd)
+{
+	uint8_t pm = ik_pci_find_capability(dev, IK_PCI_CAP_ID_PM);
+	uint8_t msi = ik_pci_find_capability(dev, IK_PCI_CAP_ID_MSI);
+	uint8_t msix = ik_pci_find_capability(dev, IK_PCI_CAP_ID_MSIX);
+
+	cfg_spans_reset();
+	if (pm)
+		cfg_spans[nr_cfg_spans++] = (struct cfg_span){ pm + 4u, pm + 6u };
+	if (msi) {
+		uint32_t flags = sim_pci_cfg_peek(sd, (uint16_t)(msi + 2), 2);
+		unsigned int len = (flags & 0x80u) ? 0x0E : 0x0A;
+
+		if (flags & 0x100u)
+			len = (flags & 0x80u) ? 0x18 : 0x14;
+		cfg_spans[nr_cfg_spans++] = (struct cfg_span){ msi + 2u, msi + len };
+	}
+	if (msix)
+		cfg_spans[nr_cfg_spans++] = (struct cfg_span){ msix + 2u, msix + 4u };
+}
+
+static void cfg_check_access(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size,
+			     bool write)
 {
 	if (!mmio_check)
 		return;
@@ -275,19 +320,25 @@ static void cfg_check_access(uint16_t segment, uint16_t bdf, uint16_t offset, un
 	if ((size != 1 && size != 2 && size != 4) || (offset & (size - 1)) || offset + size > 0x100)
 		finding("configuration access outside the standard space or misaligned", offset,
 			(long)size);
+	if (!write)
+		return;
+	for (unsigned int i = 0; i < nr_cfg_spans; i++)
+		if (offset >= cfg_spans[i].start && offset + size <= cfg_spans[i].end)
+			return;
+	finding("configuration write outside the registers found at create", offset, (long)size);
 }
 
 int __wrap_ik_os_pci_cfg_read(uint16_t segment, uint16_t bdf, uint16_t offset, unsigned int size,
 			      uint32_t *value)
 {
-	cfg_check_access(segment, bdf, offset, size);
+	cfg_check_access(segment, bdf, offset, size, false);
 	return __real_ik_os_pci_cfg_read(segment, bdf, offset, size, value);
 }
 
 int __wrap_ik_os_pci_cfg_write(uint16_t segment, uint16_t bdf, uint16_t offset,
 			       unsigned int size, uint32_t value)
 {
-	cfg_check_access(segment, bdf, offset, size);
+	cfg_check_access(segment, bdf, offset, size, true);
 	return __real_ik_os_pci_cfg_write(segment, bdf, offset, size, value);
 }
 
@@ -431,7 +482,10 @@ static void free_reqs(struct world *w)
 
 static void create_dev(struct world *w)
 {
-	int ret = ik_pci_device_create(NULL, 0, FZ_BDF, &w->dev);
+	int ret;
+
+	cfg_spans_reset();
+	ret = ik_pci_device_create(NULL, 0, FZ_BDF, &w->dev);
 
 	TRACE("create -> %d\n", ret);
 	if (ret) {
@@ -442,6 +496,7 @@ static void create_dev(struct world *w)
 	}
 	ik_device_set_msi_parent(w->dev, ik_x86_vector_domain());
 	mmio_allow_device(w->dev);
+	cfg_spans_device(w->dev, w->sd);
 	if (w->bind && ik_device_bind(w->dev, &fz_driver))
 		finding("bind of a fresh device failed", 0, 0);
 }
@@ -814,6 +869,7 @@ static void run_machine(const uint8_t *data, size_t size)
 	if (ik_core_init() || ik_x86_vector_init(port_vectors, 2))
 		finding("library init", 0, 0);
 	nr_bars = 0;
+	cfg_spans_reset();
 	mmio_check = true;
 	for (unsigned int cpu = 0; cpu < w.nr_cpus; cpu++) {
 		sim_run_on_cpu(w.m, cpu, online_fn, NULL);
