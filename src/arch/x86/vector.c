@@ -123,7 +123,7 @@ static void free_prev_vector(struct apic_chip_data *apicd, struct ik_irq_desc *m
 	set_slot(apicd->prev_cpu, apicd->prev_vector, mark);
 	ik_irq_matrix_free(vec.matrix, apicd->prev_cpu, apicd->prev_vector, apicd->is_managed);
 	IK_WRITE_ONCE(apicd->move_in_progress, false);
-	vec.stats[apicd->prev_cpu].cleanups++;
+	IK_ATOMIC_INC(vec.stats[apicd->prev_cpu].cleanups);
 }
 
 /*
@@ -377,7 +377,7 @@ static void force_complete_move(struct apic_chip_data *apicd)
 	cleanup_list_remove(apicd);
 	replay = release_vector_now(apicd, apicd->prev_cpu, apicd->prev_vector);
 	IK_WRITE_ONCE(apicd->move_in_progress, false);
-	vec.stats[apicd->prev_cpu].cleanups++;
+	IK_ATOMIC_INC(vec.stats[apicd->prev_cpu].cleanups);
 	if (replay)
 		send_ipi(apicd->cpu, apicd->vector);
 }
@@ -419,7 +419,7 @@ static void cleanup_handler(void *arg)
 		struct apic_chip_data *apicd = *pp;
 
 		if (apic_irr_pending(apicd->prev_vector)) {
-			vec.stats[cpu].cleanups_postponed++;
+			IK_ATOMIC_INC(vec.stats[cpu].cleanups_postponed);
 			retry = true;
 			pp = &apicd->cleanup_next;
 			continue;
@@ -534,22 +534,22 @@ void ik_x86_common_interrupt(unsigned int vector)
 			vec.cur_vector[cpu] = outer;
 			return;
 		}
-		vec.stats[cpu].spurious++;
+		IK_ATOMIC_INC(vec.stats[cpu].spurious);
 		apic_eoi();
 		return;
 	}
 	apic_eoi();
 	if (desc == VECTOR_UNUSED) {
-		vec.stats[cpu].spurious++;
+		IK_ATOMIC_INC(vec.stats[cpu].spurious);
 		ik_warn("irqkit: cpu %u: no irq handler for vector 0x%x", cpu, vector);
 	} else {
 		/* A stray hit on a released slot: absorb it once, then forget the slot. */
 		ik_irqflags_t flags = ik_os_spin_lock_irqsave(&vec.lock);
 
 		if (desc == VECTOR_SHUTDOWN)
-			vec.stats[cpu].shutdown_hits++;
+			IK_ATOMIC_INC(vec.stats[cpu].shutdown_hits);
 		else
-			vec.stats[cpu].retriggered_hits++;
+			IK_ATOMIC_INC(vec.stats[cpu].retriggered_hits);
 		if (vector != IK_X86_SHUTDOWN_VECTOR &&
 		    IK_READ_ONCE(vec.vector_irq[cpu][vector]) == desc)
 			set_slot(cpu, vector, VECTOR_UNUSED);
@@ -810,7 +810,12 @@ int ik_x86_vector_stats(unsigned int cpu, struct ik_x86_vector_stats *stats)
 {
 	if (!vec.ready || cpu >= vec.nr_cpus || !stats)
 		return -IK_EINVAL;
-	*stats = vec.stats[cpu];
+	/* Counters are bumped without a common lock (entry path): read each once. */
+	stats->spurious = IK_READ_ONCE(vec.stats[cpu].spurious);
+	stats->shutdown_hits = IK_READ_ONCE(vec.stats[cpu].shutdown_hits);
+	stats->retriggered_hits = IK_READ_ONCE(vec.stats[cpu].retriggered_hits);
+	stats->cleanups = IK_READ_ONCE(vec.stats[cpu].cleanups);
+	stats->cleanups_postponed = IK_READ_ONCE(vec.stats[cpu].cleanups_postponed);
 	return 0;
 }
 
