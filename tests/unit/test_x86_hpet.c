@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/*
+ * x86 HPET (src/arch/x86/hpet.c) on the simulated HPET (sim/hpet.c), with
+ * and without interrupt remapping: the domain's place in the tree (name,
+ * parent, chip), the FSB route as the message store (compatibility format
+ * without remapping, remappable with the HPET's source id under it),
+ * comparator matches delivered end to end through both trees (armed
+ * comparators and forced matches), lazy disable keeping a match pending
+ * and replaying it, affinity moves under fire with delivered == fired, a
+ * spoofed requester id blocked, a timer without FSB capability refused,
+ * and allocation failure injection with nothing leaked.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <irqkit/msi.h>
+#include <irqkit/x86_hpet.h>
+#include <irqkit/x86_ir.h>
+
+#include "sim_hpet.h"
+#include "sim_vtd.h"
+#include "testbed.h"
+
+#define RAM_SIZE (4ull << 20)
+#define IR_MEM 0x100000ull
+#define IR_ENTRIES 256u
+
+struct fx {
+	struct testbed tb;
+	struct sim_hpet *sh;
+	struct sim_vtd *u;
+	struct ik_x86_hpet *h;
+	bool ir;
+};
+
+static void fx_up_cfg(struct fx *f, bool ir, uint64_t seed, const struct sim_hpet_config *hc)
+{
+	struct testbed_opts o = { .nr_cpus = 4, .seed = seed, .ram_size = RAM_SIZE };
+	struct ik_x86_hpet_config c = { .requester_id = SIM_HPET_DEFAULT_RID };
+
+	memset(f, 0, sizeof(*f));
+	f->ir = ir;
+	testbed_init(&f->tb, &o);
+	f->sh = sim_hpet_create(f->tb.m, hc);
+	assert_non_null(f->sh);
+	if (ir) {
+		struct ik_x86_ir_config rc = { .unit_base = SIM_VTD_DEFAULT_BASE, .mem_phys = IR_MEM,
+					       .mem_size = IK_X86_IR_MEM_SIZE(IR_ENTRIES),
+					       .nr_entries = IR_ENTRIES };
+
+		f->u = sim_vtd_create(f->tb.m, NULL);
+		assert_non_null(f->u);
+		assert_int_equal(ik_x86_ir_init(&rc), 0);
+	}
+	assert_int_equal(ik_x86_hpet_create(&c, &f->h), 0);
+}
+
+static void fx_up(struct fx *f, bool ir, uint64_t seed)
+{
+	fx_up_cfg(f, ir, seed, NULL);
+}
+
+static void fx_down(struct fx *f)
+{
+	sim_run_until_idle(f->tb.m);
+	ik_x86_hpet_destroy(f->h);
+	assert_int_equal(ik_x86_ir_exit(), 0);
+	assert_int_equal(testbed_fini(&f->tb), 0);
+}
+
+static uint64_t handled[IK_X86_HPET_MAX_TIMERS];
+
+static ik_irqreturn_t timer_handler(unsigned int irq, void *dev_id)
+{
+	handled[(uintptr_t)dev_id]++;
+	return IK_IRQ_HANDLED;
+}
+
+static unsigned int request(struct fx *f, unsigned int timer)
+{
+	int irq = ik_x86_hpet_timer_alloc_irq(f->h, timer);
+
+	assert_true(irq > 0);
+	handled[timer] = 0;
+	assert_int_equal(ik_request_irq((unsigned int)irq, timer_handler, 0, "hpet",
+					(void *)(uintptr_t)timer), 0);
+	return (unsigned int)irq;
+}
+
+static void release(struct fx *f, unsigned int timer, unsigned int irq)
+{
+	assert_int_equal(ik_free_irq(irq, (void *)(uintptr_t)timer), 0);
+	assert_int_equal(ik_x86_hpet_timer_free_irq(f->h, timer), 0);
+	assert_int_equal(ik_x86_hpet_timer_free_irq(f->h, timer), -IK_ENOENT);
+}
+
+static uint64_t reg(struct fx *f, uint32_t off)
+{
+	return sim_cpu_read(f->tb.m, 0, SIM_HPET_DEFAULT_BASE + off, 8);
+}
+
+static void fire(struct fx *f, unsigned int timer)
+{
+	sim_hpet_fire(f->sh, timer);
+	sim_run_until_idle(f->tb.m);
+}
+
+/* ---- The two trees ------------------------------------------------------------ */
+
+static void check_tree(struct fx *f)
+{
+	struct ik_irq_domain *d = ik_x86_hpet_domain(f->h);
+	unsigned int irq = request(f, 0);
+	struct ik_irq_info info;
+
+	assert_non_null(d);
+	if (f->ir) {
+		assert_string_equal(ik_irq_domain_name(d), "IR-HPET-hpet0");
+		assert_ptr_equal(ik_irq_domain_parent(d), ik_x86_ir_domain());
+		assert_string_equal(ik_irq_domain_name(ik_irq_domain_parent(d)), "INTEL-IR");
+		assert_ptr_equal(ik_irq_domain_parent(ik_irq_domain_parent(d)),
+				 ik_x86_vector_domain());
+		assert_int_equal(ik_x86_msi_domain_protocol(d), IK_X86_MSI_NONE);
+		assert_true(ik_x86_ir_device_isolated(ik_x86_hpet_device(f->h)));
+	} else {
+		assert_string_equal(ik_irq_domain_name(d), "HPET-hpet0");
+		assert_ptr_equal(ik_irq_domain_parent(d), ik_x86_vector_domain());
+		/* Not declared maskable (matches are lost while disabled): two-step moves. */
+		assert_int_equal(ik_x86_msi_domain_protocol(d), IK_X86_MSI_TWO_STEP);
+		assert_false(ik_x86_ir_device_isolated(ik_x86_hpet_device(f->h)));
+	}
+	assert_true(ik_irq_domain_flags(d) & IK_IRQ_DOMAIN_FLAG_MSI_DEVICE);
+	assert_ptr_equal(ik_irq_get_irq_data(irq)->domain, d);
+	assert_int_equal(ik_irq_get_info(irq, &info), 0);
+	assert_string_equal(info.chip_name, f->ir ? "HPET-MSI" : IK_X86_MSI_CHIP_TWO_STEP);
+	assert_string_equal(ik_irq_get_irq_data(irq)->parent_data->chip->name,
+			    f->ir ? "INTEL-IR" : "APIC");
+	release(f, 0, irq);
+}
+
+static void test_tree_plain(void **state)
+{
+	struct fx f;
+
+	fx_up(&f, false, 1);
+	check_tree(&f);
+	fx_down(&f);
+}
+
+static void test_tree_remapped(void **state)
+{
+	struct fx f;
+
+	fx_up(&f, true, 1);
+	check_tree(&f);
+	fx_down(&f);
+}
+
+/* ---- The store and delivery ------------------------------------------------------ */
+
+static void check_delivery(struct fx *f)
+{
+	unsigned int irq = request(f, 1);
+	struct ik_x86_irq_target t;
+	uint64_t conf = reg(f, SIM_HPET_TN_CONF(1)), route = reg(f, SIM_HPET_TN_FSB(1));
+	struct sim_hpet_timer_stats st;
+
+	assert_true(conf & SIM_HPET_TN_FSB_EN);
+	assert_true(conf & SIM_HPET_TN_INT_ENB);
+	assert_false(conf & SIM_HPET_TN_INT_TYPE_LEVEL);
+	assert_true(reg(f, SIM_HPET_GEN_CONF) & SIM_HPET_GEN_ENABLE);
+	assert_int_equal(ik_x86_irq_target(irq, &t), 0);
+	if (f->ir) {
+		struct ik_x86_ir_irq_info ii;
+		uint64_t lo, hi;
+
+		assert_int_equal(ik_x86_ir_irq_info(irq, &ii), 0);
+		assert_int_equal(route >> 32, sim_vtd_msi_addr(ii.handle, true));
+		assert_int_equal((uint32_t)route, ii.sub_handle);
+		assert_true(sim_vtd_irte(f->u, ii.index, &lo, &hi));
+		assert_true(lo & SIM_VTD_IRTE_P);
+		assert_int_equal(hi & SIM_VTD_IRTE_SID_MASK, SIM_HPET_DEFAULT_RID);
+		assert_int_equal((hi >> SIM_VTD_IRTE_SVT_SHIFT) & 3, SIM_VTD_SVT_SID);
+		assert_int_equal((hi >> SIM_VTD_IRTE_SQ_SHIFT) & 3, 0);
+	} else {
+		assert_int_equal(route >> 32, 0xFEE00000u | ik_x86_cpu_apic_id(t.cpu) << 12);
+		assert_int_equal((uint32_t)route & 0xFF, t.vector);
+	}
+
+	/* Armed comparators: the counter reaches them. */
+	for (unsigned int i = 0; i < 5; i++) {
+		assert_int_equal(ik_x86_hpet_timer_arm(f->h, 1, 3 + i), 0);
+		sim_run_until_idle(f->tb.m);
+		assert_int_equal(handled[1], i + 1);
+	}
+	/* Forced matches. */
+	for (unsigned int i = 0; i < 20; i++)
+		fire(f, 1);
+	assert_int_equal(handled[1], 25);
+	assert_int_equal(ik_irq_count(irq), 25);
+	sim_hpet_timer_stats(f->sh, 1, &st);
+	assert_int_equal(st.sent, 25);
+	assert_int_equal(st.suppressed, 0);
+	assert_int_equal(testbed_spurious(&f->tb), 0);
+
+	release(f, 1, irq);
+	/* Shut down: INT_ENB closed, route cleared; a match sends nothing. */
+	assert_false(reg(f, SIM_HPET_TN_CONF(1)) & SIM_HPET_TN_INT_ENB);
+	assert_int_equal(reg(f, SIM_HPET_TN_FSB(1)), 0);
+	fire(f, 1);
+	sim_hpet_timer_stats(f->sh, 1, &st);
+	assert_int_equal(st.sent, 25);
+	assert_int_equal(st.suppressed, 1);
+	assert_int_equal(handled[1], 25);
+}
+
+static void test_delivery_plain(void **state)
+{
+	struct fx f;
+
+	fx_up(&f, false, 2);
+	check_delivery(&f);
+	fx_down(&f);
+}
+
+static void test_delivery_remapped(void **state)
+{
+	struct fx f;
+	struct sim_vtd_stats vs;
+
+	fx_up(&f, true, 2);
+	check_delivery(&f);
+	sim_vtd_get_stats(f.u, &vs);
+	assert_int_equal(vs.remapped, 25);
+	assert_int_equal(vs.blocked, 0);
+	fx_down(&f);
+}
+
+/* A disabled line keeps the match pending in the core and replays it on enable. */
+static void check_disable(struct fx *f)
+{
+	unsigned int irq = request(f, 0);
+
+	assert_int_equal(ik_disable_irq(irq), 0);
+	fire(f, 0);
+	assert_int_equal(handled[0], 0);
+	fire(f, 0);     /* several matches while disabled: one interrupt replayed */
+	assert_int_equal(ik_enable_irq(irq), 0);
+	sim_run_until_idle(f->tb.m);
+	assert_int_equal(handled[0], 1);
+	fire(f, 0);
+	assert_int_equal(handled[0], 2);
+	release(f, 0, irq);
+}
+
+static void test_disable_replay(void **state)
+{
+	struct fx f;
+
+	fx_up(&f, false, 3);
+	check_disable(&f);
+	fx_down(&f);
+	fx_up(&f, true, 3);
+	check_disable(&f);
+	fx_down(&f);
+}
+
+/* Moves between every pair of CPUs, matches before and after each: none lost. */
+static void check_moves(struct fx *f, uint64_t seed)
+{
+	unsigned int irq = request(f, 2);
+	uint64_t fired = 0, r = seed;
+
+	for (unsigned int i = 0; i < 64; i++) {
+		ik_cpumask_t m;
+
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		ik_cpumask_clear(&m);
+		ik_cpumask_set_cpu((unsigned int)(r >> 33) % f->tb.nr_cpus, &m);
+		assert_int_equal(ik_irq_set_affinity(irq, &m), 0);
+		/* Matches scheduled to land in the middle of later register writes. */
+		assert_int_equal(ik_x86_hpet_timer_arm(f->h, 2, (r >> 40) % 7), 0);
+		fired++;
+		sim_run_until_idle(f->tb.m);
+		fire(f, 2);
+		fired++;
+	}
+	assert_int_equal(handled[2], fired);
+	assert_int_equal(testbed_spurious(&f->tb), 0);
+	assert_int_equal(ik_x86_matrix_check(), 0);
+	release(f, 2, irq);
+}
+
+static void test_affinity_moves(void **state)
+{
+	static const uint64_t seeds[] = { 1, 7, 42, 1234 };
+	struct ik_x86_msi_stats ms;
+
+	for (unsigned int s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+		struct fx f;
+		struct ik_x86_ir_stats is;
+
+		fx_up(&f, false, seeds[s]);
+		check_moves(&f, seeds[s]);
+		ik_x86_msi_get_stats(&ms);
+		assert_true(ms.two_step + ms.direct + ms.deferred > 0);
+		fx_down(&f);
+
+		fx_up(&f, true, seeds[s]);
+		check_moves(&f, seeds[s]);
+		assert_int_equal(ik_x86_ir_get_stats(&is), 0);
+		assert_true(is.retargets > 0);
+		fx_down(&f);
+	}
+}
+
+/* Another requester writing the HPET's remappable message is blocked. */
+static void test_spoofed_requester(void **state)
+{
+	struct fx f;
+	struct sim_vtd_stats vs;
+	unsigned int irq;
+	uint64_t route;
+
+	fx_up(&f, true, 5);
+	irq = request(&f, 0);
+	route = reg(&f, SIM_HPET_TN_FSB(0));
+	sim_dma_write32(f.tb.m, 0x0100, route >> 32, (uint32_t)route);
+	sim_run_until_idle(f.tb.m);
+	assert_int_equal(handled[0], 0);
+	sim_vtd_get_stats(f.u, &vs);
+	assert_int_equal(vs.blocked_by_reason[SIM_VTD_FR_SOURCE_ID - SIM_VTD_FR_FIRST], 1);
+	fire(&f, 0);
+	assert_int_equal(handled[0], 1);
+	release(&f, 0, irq);
+	fx_down(&f);
+}
+
+static void test_refusals(void **state)
+{
+	struct sim_hpet_config hc = { .nr_timers = 4, .fsb_mask_given = true, .fsb_mask = 0x5 };
+	struct ik_x86_hpet_config bad = { .base = 0xFED10000ull };
+	struct ik_x86_hpet *h2;
+	int64_t before;
+	unsigned int irq;
+	struct fx f;
+
+	fx_up_cfg(&f, false, 6, &hc);
+	assert_int_equal(ik_x86_hpet_nr_timers(f.h), 4);
+	irq = request(&f, 2);
+	assert_int_equal(ik_x86_hpet_timer_alloc_irq(f.h, 2), -IK_EBUSY);
+	assert_int_equal(ik_x86_hpet_timer_free_irq(f.h, 2), -IK_EBUSY);
+	release(&f, 2, irq);
+	/* (after a first allocation: the core keeps its number-space nodes) */
+	before = sim_alloc_outstanding();
+	assert_int_equal(ik_x86_hpet_timer_alloc_irq(f.h, 1), -IK_ENOTSUPP);
+	assert_int_equal(ik_x86_hpet_timer_alloc_irq(f.h, 4), -IK_ERANGE);
+	assert_int_equal(sim_alloc_outstanding(), before);
+	assert_int_equal(ik_x86_hpet_create(&bad, &h2), -IK_ENODEV);
+	assert_int_equal(ik_x86_hpet_create(NULL, &h2), -IK_EINVAL);
+	assert_int_equal(sim_alloc_outstanding(), before);
+	fx_down(&f);
+}
+
+static void check_failures(bool ir)
+{
+	struct ik_x86_hpet_config c = { .requester_id = SIM_HPET_DEFAULT_RID, .name = "hpet1" };
+	unsigned int failures = 0;
+	int64_t baseline;
+	struct fx f;
+
+	fx_up(&f, ir, 9);
+	assert_int_equal(ik_x86_hpet_timer_alloc_irq(f.h, 0) > 0, true);
+	assert_int_equal(ik_x86_hpet_timer_free_irq(f.h, 0), 0);
+	baseline = sim_alloc_outstanding();
+	for (uint64_t nth = 1;; nth++) {
+		uint64_t start = sim_alloc_count();
+		struct ik_x86_hpet *h = NULL;
+		int ret;
+
+		sim_alloc_fail_nth(nth);
+		ret = ik_x86_hpet_create(&c, &h);
+		sim_alloc_fail_nth(0);
+		if (ret) {
+			failures++;
+			assert_int_equal(ret, -IK_ENOMEM);
+			assert_int_equal(sim_alloc_outstanding(), baseline);
+			continue;
+		}
+		ik_x86_hpet_destroy(h);
+		assert_int_equal(sim_alloc_outstanding(), baseline);
+		if (sim_alloc_count() - start < nth)
+			break;
+	}
+	assert_true(failures >= 3);
+	failures = 0;
+	for (uint64_t nth = 1;; nth++) {
+		uint64_t start = sim_alloc_count();
+		int ret;
+
+		sim_alloc_fail_nth(nth);
+		ret = ik_x86_hpet_timer_alloc_irq(f.h, 0);
+		sim_alloc_fail_nth(0);
+		if (ret < 0) {
+			failures++;
+			assert_int_equal(ret, -IK_ENOMEM);
+		} else {
+			assert_int_equal(ik_x86_hpet_timer_free_irq(f.h, 0), 0);
+		}
+		assert_int_equal(sim_alloc_outstanding(), baseline);
+		if (f.ir) {
+			struct ik_x86_ir_stats is;
+
+			assert_int_equal(ik_x86_ir_get_stats(&is), 0);
+			assert_int_equal(is.used, 0);
+		}
+		if (ret >= 0 && sim_alloc_count() - start < nth)
+			break;
+	}
+	assert_true(failures >= 2);
+	fx_down(&f);
+}
+
+static void test_failure_injection(void **state)
+{
+	check_failures(false);
+	check_failures(true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tree_plain),
+		cmocka_unit_test(test_tree_remapped),
+		cmocka_unit_test(test_delivery_plain),
+		cmocka_unit_test(test_delivery_remapped),
+		cmocka_unit_test(test_disable_replay),
+		cmocka_unit_test(test_affinity_moves),
+		cmocka_unit_test(test_spoofed_requester),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_failure_injection),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
