@@ -21,5 +21,5 @@ if [ -d "$regress" ] && [ -n "$(ls -A "$regress" 2>/dev/null)" ]; then
 	"$fuzzer" -runs=0 "$regress"/*
 fi
 exec "$fuzzer" -seed=1 -runs="${IK_FUZZ_RUNS:-200000}" -max_total_time="${IK_FUZZ_TIME:-20}" \
-	-max_len=818 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	-max_len=818 -timeout=25 -rss_limit_mb=2048 -print_final_stats=1 \
 	-artifact_prefix="$work/artifacts/" "$corpus"
