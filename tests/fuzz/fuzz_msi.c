@@ -699,7 +699,18 @@ static void op_query(struct world *w, const uint8_t *a)
 {
 	unsigned int n = 0;
 
-	(void)ik_pci_irq_vector(w->dev, a16(a, 0));
+	int irq = ik_pci_irq_vector(w->dev, a16(a, 0));
+	uint32_t v;
+
+	if (irq > 0 && !ik_irq_get_msi_desc((unsigned int)irq))
+		finding("an MSI vector without an MSI descriptor", irq, 0);
+	/* Driver config reads: inside the standard space (the checker's rule). */
+	(void)ik_pci_read_config(w->dev, a[2], 1u << (a[3] % 3u), &v);
+	(void)ik_pci_resource_start(w->dev, a[4] % 8u);
+	(void)ik_pci_resource_len(w->dev, a[4] % 8u);
+	(void)ik_pci_resource_flags(w->dev, a[4] % 8u);
+	(void)ik_pci_power_state(w->dev);
+	(void)ik_pci_is_disconnected(w->dev);
 	(void)ik_pci_msi_vec_count(w->dev);
 	(void)ik_pci_msix_vec_count(w->dev);
 	(void)ik_pci_msix_can_alloc_dyn(w->dev);
