@@ -43,6 +43,13 @@ struct ik_irq_domain_ops {
 #define IK_IRQ_DOMAIN_FLAG_MSI_PARENT IK_BIT(0) /* parent of per-device MSI domains */
 #define IK_IRQ_DOMAIN_FLAG_MSI_DEVICE IK_BIT(1) /* a per-device MSI domain */
 #define IK_IRQ_DOMAIN_FLAG_MSI_REMAP  IK_BIT(2) /* isolates MSIs (remapping) */
+/*
+ * Not a per-device MSI domain, but passes a struct ik_msi_alloc_info (with
+ * .dev naming the requester whose source id applies) to its parent's alloc:
+ * lets a message-sending interrupt controller (the IO-APIC) sit below an
+ * MSI parent such as interrupt remapping.
+ */
+#define IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO IK_BIT(3)
 
 /**
  * ik_irq_domain_create_hierarchy - create a domain

@@ -29,9 +29,11 @@
  *
  * Device domains choose remapping by having it as their MSI parent
  * (ik_device_set_msi_parent(dev, ik_x86_default_msi_parent())).  Only
- * per-device MSI domains (IK_IRQ_DOMAIN_FLAG_MSI_DEVICE) may allocate
- * below the IR domain; the DMAR fault interrupt never does (an IOMMU
- * cannot remap its own fault interrupt).
+ * per-device MSI domains (IK_IRQ_DOMAIN_FLAG_MSI_DEVICE) and domains that
+ * pass a struct ik_msi_alloc_info whose .dev carries the source id
+ * (IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO: the IO-APIC, x86_ioapic.h) may
+ * allocate below the IR domain; the DMAR fault interrupt never does (an
+ * IOMMU cannot remap its own fault interrupt).
  *
  * The library programs the unit through its registers and memory only
  * (ik_os_mmio_*): the platform describes where the unit is and which

@@ -481,12 +481,17 @@ static void ir_free(struct ik_irq_domain *domain, unsigned int virq, unsigned in
 	ik_irq_domain_free_irqs_parent(domain, virq, nr);
 }
 
-/* Only per-device MSI domains pass an ik_msi_alloc_info down. */
+/*
+ * Only per-device MSI domains, and domains that declare they pass one
+ * (IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO: the IO-APIC), pass an
+ * ik_msi_alloc_info down.
+ */
 static bool from_msi_device_domain(unsigned int virq)
 {
 	struct ik_irq_data *outer = ik_irq_get_irq_data(virq);
 
-	return outer && (ik_irq_domain_flags(outer->domain) & IK_IRQ_DOMAIN_FLAG_MSI_DEVICE);
+	return outer && (ik_irq_domain_flags(outer->domain) &
+			 (IK_IRQ_DOMAIN_FLAG_MSI_DEVICE | IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO));
 }
 
 /*
