@@ -130,6 +130,16 @@ uint8_t ik_pci_find_capability(const struct ik_device *dev, uint8_t cap_id);
 int ik_pci_enable_device(struct ik_device *dev);
 void ik_pci_disable_device(struct ik_device *dev);
 
+/**
+ * ik_pcim_enable_device - ik_pci_enable_device(), undone when the driver
+ * unbinds (device-managed: the disable runs after everything the driver
+ * acquired later, so the BARs stay reachable for their teardown).
+ * Context: sleepable, from a probe.
+ * Return: 0; -IK_EINVAL (not a PCI device); -IK_ENODEV (disconnected);
+ * -IK_ENOMEM (decode is turned off again).
+ */
+int ik_pcim_enable_device(struct ik_device *dev);
+
 /** ik_pci_set_master / ik_pci_clear_master - Bus Master Enable (messages need it). */
 void ik_pci_set_master(struct ik_device *dev);
 void ik_pci_clear_master(struct ik_device *dev);

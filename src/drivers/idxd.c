@@ -919,11 +919,6 @@ int ik_idxd_flush(struct ik_device *pdev)
 	return idxd ? idxd_sync(idxd) : -IK_EINVAL;
 }
 
-static void idxd_disable_device(void *data)
-{
-	ik_pci_disable_device(data);
-}
-
 /*
  * Last of the function's device-managed resources: every slot is back
  * (the work queues went in remove), but a work item queued by a late
@@ -975,14 +970,9 @@ static int idxd_probe(struct ik_device *pdev)
 
 	if (!ik_dev_is_pci(pdev) || !(ik_pci_resource_flags(pdev, 0) & IK_PCI_RES_MEM))
 		return -IK_ENODEV;
-	ret = ik_pci_enable_device(pdev);
+	ret = ik_pcim_enable_device(pdev);
 	if (ret)
 		return ret;
-	ret = ik_devm_add_action(pdev, idxd_disable_device, pdev);
-	if (ret) {
-		ik_pci_disable_device(pdev);
-		return ret;
-	}
 	idxd = ik_os_alloc(sizeof(*idxd));
 	if (!idxd)
 		return -IK_ENOMEM;

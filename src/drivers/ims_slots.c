@@ -324,11 +324,6 @@ static void slots_dev_free(void *data)
 	ik_os_free(sd);
 }
 
-static void slots_disable_device(void *data)
-{
-	ik_pci_disable_device(data);
-}
-
 /*
  * Device-managed in this order: decode off last, after the state, after
  * the domains (which the user creates later, so they go first).
@@ -341,14 +336,9 @@ static int ims_slots_probe(struct ik_device *pdev)
 
 	if (!ik_dev_is_pci(pdev) || !(ik_pci_resource_flags(pdev, 0) & IK_PCI_RES_MEM))
 		return -IK_ENODEV;
-	ret = ik_pci_enable_device(pdev);
+	ret = ik_pcim_enable_device(pdev);
 	if (ret)
 		return ret;
-	ret = ik_devm_add_action(pdev, slots_disable_device, pdev);
-	if (ret) {
-		ik_pci_disable_device(pdev);
-		return ret;
-	}
 	sd = ik_os_alloc(sizeof(*sd));
 	if (!sd)
 		return -IK_ENOMEM;

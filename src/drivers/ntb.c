@@ -587,11 +587,6 @@ int ik_ntb_get_stats(struct ik_device *pdev, struct ik_ntb_stats *out)
 	return 0;
 }
 
-static void fn_disable_device(void *data)
-{
-	ik_pci_disable_device(data);
-}
-
 static void fn_state_free(void *data)
 {
 	struct ntb_fn *fn = data;
@@ -651,14 +646,9 @@ static int ntb_pci_probe(struct ik_device *pdev)
 	if (!ik_dev_is_pci(pdev) || !(ik_pci_resource_flags(pdev, 0) & IK_PCI_RES_MEM) ||
 	    ik_pci_resource_len(pdev, 0) < BAR0_MIN_LEN)
 		return -IK_ENODEV;
-	ret = ik_pci_enable_device(pdev);
+	ret = ik_pcim_enable_device(pdev);
 	if (ret)
 		return ret;
-	ret = ik_devm_add_action(pdev, fn_disable_device, pdev);
-	if (ret) {
-		ik_pci_disable_device(pdev);
-		return ret;
-	}
 	fn = ik_os_alloc(sizeof(*fn));
 	if (!fn)
 		return -IK_ENOMEM;

@@ -268,6 +268,23 @@ void ik_pci_disable_device(struct ik_device *dev)
 	update_command(dev, IK_PCI_COMMAND_MEMORY | IK_PCI_COMMAND_MASTER, 0);
 }
 
+static void pcim_disable_device(void *data)
+{
+	ik_pci_disable_device(data);
+}
+
+int ik_pcim_enable_device(struct ik_device *dev)
+{
+	int ret = ik_pci_enable_device(dev);
+
+	if (ret)
+		return ret;
+	ret = ik_devm_add_action(dev, pcim_disable_device, dev);
+	if (ret)
+		ik_pci_disable_device(dev);
+	return ret;
+}
+
 void ik_pci_set_master(struct ik_device *dev)
 {
 	update_command(dev, 0, IK_PCI_COMMAND_MASTER);
