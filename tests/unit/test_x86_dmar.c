@@ -3,8 +3,9 @@
  * The remapping unit's fault interrupt (src/arch/x86/dmar.c) and the two
  * x86 trees with every platform device domain in place:
  *
- *   no remapping  VECTOR -> { HPET-hpet0, DMAR-dmar0, PCI-MSIX-<fn> }
- *   remapping     VECTOR -> { INTEL-IR -> { IR-HPET-hpet0, IR-PCI-MSIX-<fn> },
+ *   no remapping  VECTOR -> { HPET-hpet0, IO-APIC-ioapic0, DMAR-dmar0, PCI-MSIX-<fn> }
+ *   remapping     VECTOR -> { INTEL-IR -> { IR-HPET-hpet0, IR-IO-APIC-ioapic0,
+ *                                           IR-PCI-MSIX-<fn> },
  *                             DMAR-dmar0 }
  *
  * (names, parents and chips asserted), the fault-event registers as the
@@ -26,10 +27,12 @@
 
 #include <irqkit/x86_dmar.h>
 #include <irqkit/x86_hpet.h>
+#include <irqkit/x86_ioapic.h>
 #include <irqkit/x86_ir.h>
 
 #include "pcibed.h"
 #include "sim_hpet.h"
+#include "sim_ioapic.h"
 #include "sim_vtd.h"
 
 #define RAM_SIZE (4ull << 20)
@@ -42,6 +45,7 @@ struct fx {
 	struct sim_vtd *u;
 	struct ik_x86_dmar *dmar;
 	struct ik_x86_hpet *hpet;
+	struct ik_x86_ioapic *io;
 	struct sim_pci_dev *sd;
 	struct ik_device *dev;
 	struct pb_vec v;
@@ -53,6 +57,7 @@ static void fx_up(struct fx *f, bool ir, uint64_t seed)
 	struct testbed_opts o = { .nr_cpus = 4, .seed = seed, .ram_size = RAM_SIZE };
 	struct ik_x86_dmar_config dc = { .unit_base = SIM_VTD_DEFAULT_BASE };
 	struct ik_x86_hpet_config hc = { .requester_id = SIM_HPET_DEFAULT_RID };
+	struct ik_x86_ioapic_config ic = { .requester_id = SIM_IOAPIC_DEFAULT_RID };
 	struct sim_pci_dev_config c;
 
 	memset(f, 0, sizeof(*f));
@@ -61,6 +66,7 @@ static void fx_up(struct fx *f, bool ir, uint64_t seed)
 	f->u = sim_vtd_create(f->pb.tb.m, NULL);
 	assert_non_null(f->u);
 	assert_non_null(sim_hpet_create(f->pb.tb.m, NULL));
+	assert_non_null(sim_ioapic_create(f->pb.tb.m, NULL));
 	if (ir) {
 		struct ik_x86_ir_config rc = { .unit_base = SIM_VTD_DEFAULT_BASE, .mem_phys = IR_MEM,
 					       .mem_size = IK_X86_IR_MEM_SIZE(IR_ENTRIES),
@@ -70,6 +76,7 @@ static void fx_up(struct fx *f, bool ir, uint64_t seed)
 	}
 	assert_int_equal(ik_x86_dmar_fault_init(&dc, &f->dmar), 0);
 	assert_int_equal(ik_x86_hpet_create(&hc, &f->hpet), 0);
+	assert_int_equal(ik_x86_ioapic_create(&ic, &f->io), 0);
 	c = pcibed_std_config();
 	c.msix = true;
 	f->sd = pcibed_plug(&f->pb, PB_BDF, &c);
@@ -86,6 +93,7 @@ static void fx_down(struct fx *f)
 	ik_pci_free_irq_vectors(f->dev);
 	ik_pci_device_destroy(f->dev);
 	ik_x86_hpet_destroy(f->hpet);
+	assert_int_equal(ik_x86_ioapic_destroy(f->io), 0);
 	ik_x86_dmar_fault_exit(f->dmar);
 	assert_int_equal(ik_x86_ir_exit(), 0);
 	assert_int_equal(pcibed_fini(&f->pb), 0);
@@ -154,7 +162,7 @@ static const char *outer_chip(unsigned int irq)
 static void check_tree(struct fx *f)
 {
 	struct ik_irq_domain *vector = ik_x86_vector_domain(), *ir = ik_x86_ir_domain();
-	struct ik_irq_domain *dmar, *hpet, *pci;
+	struct ik_irq_domain *dmar, *hpet, *pci, *ioapic;
 	unsigned int fault_irq = ik_x86_dmar_fault_irq(f->dmar);
 	struct walk w = { 0 };
 
@@ -173,6 +181,8 @@ static void check_tree(struct fx *f)
 		assert_ptr_equal(ik_irq_domain_parent(ir), vector);
 		hpet = find(&w, "IR-HPET-hpet0");
 		pci = find(&w, "IR-PCI-MSIX-");
+		ioapic = find(&w, "IR-IO-APIC-ioapic0");
+		assert_ptr_equal(ik_irq_domain_parent(ioapic), ir);
 		assert_ptr_equal(ik_irq_domain_parent(hpet), ir);
 		assert_ptr_equal(ik_irq_domain_parent(pci), ir);
 		assert_string_equal(ik_irq_get_irq_data(f->v.irq)->parent_data->chip->name,
@@ -181,16 +191,20 @@ static void check_tree(struct fx *f)
 		for (unsigned int i = 0; i < w.n; i++) {
 			assert_true(strncmp(w.names[i], "HPET-", 5) != 0);
 			assert_true(strncmp(w.names[i], "PCI-", 4) != 0);
+			assert_true(strncmp(w.names[i], "IO-APIC-", 8) != 0);
 		}
 	} else {
 		assert_null(ir);
 		hpet = find(&w, "HPET-hpet0");
 		pci = find(&w, "PCI-MSIX-");
+		ioapic = find(&w, "IO-APIC-ioapic0");
+		assert_ptr_equal(ik_irq_domain_parent(ioapic), vector);
 		assert_ptr_equal(ik_irq_domain_parent(hpet), vector);
 		assert_ptr_equal(ik_irq_domain_parent(pci), vector);
 		assert_string_equal(ik_irq_get_irq_data(f->v.irq)->parent_data->chip->name, "APIC");
 	}
 	assert_ptr_equal(hpet, ik_x86_hpet_domain(f->hpet));
+	assert_ptr_equal(ioapic, ik_x86_ioapic_domain(f->io));
 	assert_ptr_equal(pci, ik_msi_get_device_domain(f->dev, IK_MSI_DEFAULT_DOMAIN));
 	assert_null(ik_irq_domain_parent(vector));
 }
