@@ -101,6 +101,7 @@ static struct {
 	uint32_t tail;                  /* CWRITER */
 	unsigned int notify_irq[ITS_MAX_COLLECTIONS];
 	struct ik_its_stats stats;
+	uint64_t handled, spurious;     /* __atomic: counted by the notification handlers */
 } its;
 
 static const struct ik_irq_chip its_chip;
@@ -685,9 +686,9 @@ static ik_irqreturn_t its_notify(unsigned int irq, void *dev_id)
 			break;
 		virq = ik_irq_domain_find_mapping(its.domain, lpi);
 		if (virq > 0 && !ik_generic_handle_irq((unsigned int)virq)) {
-			__atomic_fetch_add(&its.stats.handled, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&its.handled, 1, __ATOMIC_RELAXED);
 		} else {
-			__atomic_fetch_add(&its.stats.spurious, 1, __ATOMIC_RELAXED);
+			__atomic_fetch_add(&its.spurious, 1, __ATOMIC_RELAXED);
 		}
 	}
 	return IK_IRQ_HANDLED;
@@ -779,6 +780,8 @@ int ik_its_init(const struct ik_its_config *cfg)
 	its.devices = NULL;
 	its.nr_devices = 0;
 	ik_memset(&its.stats, 0, sizeof(its.stats));
+	__atomic_store_n(&its.handled, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&its.spurious, 0, __ATOMIC_RELAXED);
 	ik_memset(its.notify_irq, 0, sizeof(its.notify_irq));
 	its.lpi_map = ik_os_alloc(IK_DIV_ROUND_UP(its.nr_lpis, 64) * sizeof(uint64_t));
 	its.pool_map = ik_os_alloc(IK_DIV_ROUND_UP(its.pool_granules, 64) * sizeof(uint64_t));
@@ -888,7 +891,7 @@ int ik_its_get_stats(struct ik_its_stats *stats)
 		bytes += (uint64_t)d->itt_granules * ITT_GRANULE;
 	stats->itt_bytes_used = bytes;
 	ik_os_spin_unlock_irqrestore(&its.lock, flags);
-	stats->handled = __atomic_load_n(&its.stats.handled, __ATOMIC_RELAXED);
-	stats->spurious = __atomic_load_n(&its.stats.spurious, __ATOMIC_RELAXED);
+	stats->handled = __atomic_load_n(&its.handled, __ATOMIC_RELAXED);
+	stats->spurious = __atomic_load_n(&its.spurious, __ATOMIC_RELAXED);
 	return 0;
 }
