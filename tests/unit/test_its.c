@@ -616,6 +616,46 @@ static void test_ims_on_its(void **state)
 	fx_down(&f);
 }
 
+/*
+ * The event table is sized at the first allocation: a store added afterwards
+ * shares it (one device id) and gets -IK_ENOSPC once it is full, with
+ * nothing left behind.
+ */
+static void test_itt_sized_at_first_allocation(void **state)
+{
+	struct sim_ims_slots_config c = { .nr_slots = 8, .nr_msix = 2, .bar0_addr = 0xC0100000ull,
+					  .bar2_addr = 0xC0200000ull };
+	const uint16_t bdf = SIM_PCI_BDF(0, 4, 0);
+	struct ik_msi_map map;
+	struct ik_device *fn;
+	unsigned int bits;
+	struct fx f;
+
+	(void)state;
+	fx_up(&f, 12);
+	assert_non_null(sim_ims_slots_create(f.pb.bus, bdf, &c));
+	assert_int_equal(ik_pci_device_create(NULL, 0, bdf, &fn), 0);
+	ik_device_set_msi_parent(fn, ik_its_domain());
+	assert_int_equal(ik_device_bind(fn, &ik_ims_slots_driver), 0);
+	/* First allocation: MSI-X, 2 entries -> a 2-event table. */
+	assert_int_equal(ik_pci_alloc_irq_vectors(fn, 1, 1, IK_PCI_IRQ_MSIX, NULL), 1);
+	assert_true(sim_its_device(f.its, bdf, NULL, &bits));
+	assert_int_equal(bits, 1);
+	/* IMS added later: one free event left. */
+	assert_int_equal(ik_ims_slots_create_domain(fn, 0, 8), 0);
+	map = ik_ims_alloc_irq(fn, NULL, 0);
+	assert_int_equal(map.index, 0);
+	assert_int_equal(info_of(map.virq).event, 1);
+	assert_int_equal(ik_ims_alloc_irq(fn, NULL, 0).index, -IK_ENOSPC);
+	assert_int_equal(lstats().lpis_used, 2);
+	assert_int_equal(ik_ims_free_irq(fn, map), 0);
+	ik_pci_free_irq_vectors(fn);
+	assert_false(sim_its_device(f.its, bdf, NULL, NULL));
+	assert_int_equal(lstats().lpis_used, 0);
+	ik_pci_device_destroy(fn);
+	fx_down(&f);
+}
+
 /* ---- Allocation failure injection -------------------------------------------------------- */
 
 static void test_failure_injection(void **state)
@@ -718,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_multi_msi_event_range),
 		cmocka_unit_test(test_unmapped_device_dropped),
 		cmocka_unit_test(test_ims_on_its),
+		cmocka_unit_test(test_itt_sized_at_first_allocation),
 		cmocka_unit_test(test_failure_injection),
 	};
 
