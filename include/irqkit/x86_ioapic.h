@@ -23,10 +23,14 @@
  * around an RTE rewrite.
  *
  * Affinity: with remapping the IRTE is retargeted and the RTE is not
- * touched (lossless).  Without it the RTE is rewritten masked (mask,
- * destination, vector + unmask); a level line is held meanwhile, an edge
- * arriving within those register writes is lost (as on hardware without
- * remapping).
+ * touched.  Without it, a level entry is rewritten masked (mask,
+ * destination, vector + unmask: the line is held meanwhile); an edge entry
+ * cannot be masked without losing edges, so it moves like a non-maskable
+ * MSI store (include/irqkit/x86.h): on the CPU it targets, vector first,
+ * then destination, then an IRR check and retrigger; asked from another
+ * CPU the move is carried out from the pin's next interrupt.  All three
+ * are lossless (tested with edges and assertions landing among the
+ * register writes).
  *
  * Locking: one spinlock per I/O APIC serialises the IOREGSEL/IOWIN pairs;
  * it nests inside the descriptor lock.

@@ -8,7 +8,9 @@
 #include <irqkit/x86_ioapic.h>
 #include <irqkit/x86_ir.h>
 
+#include "apic.h"
 #include "core/internals.h"
+#include "x86_msi.h"
 
 #define IOREGSEL                0x00u
 #define IOWIN                   0x10u
@@ -137,10 +139,78 @@ static void ioapic_eoi_level(struct ik_irq_data *d)
 	ik_os_mmio_write32(io->base + IOAPIC_EOI, IK_READ_ONCE(p->lo) & 0xFFu);
 }
 
+/* Low dword (vector), then high dword (destination), the entry left as it is masked or not. */
+static void rte_write_in_place(struct ioapic_pin *p, uint32_t lo, uint32_t hi)
+{
+	struct ik_x86_ioapic *io = p->io;
+	ik_irqflags_t flags = ik_os_spin_lock_irqsave(&io->lock);
+
+	lo = (lo & ~(uint32_t)RTE_MASK) | (p->lo & RTE_MASK);
+	if (lo != p->lo)
+		reg_write_locked(io, REG_RTE(p->pin), lo);
+	if (hi != p->hi)
+		reg_write_locked(io, REG_RTE(p->pin) + 1, hi);
+	p->lo = lo;
+	p->hi = hi;
+	ik_os_spin_unlock_irqrestore(&io->lock, flags);
+}
+
+/* Would the vector domain move for @mask? (As x86_msi.c asks it.) */
+static bool vector_would_move(unsigned int cpu, unsigned int vector, const ik_cpumask_t *mask)
+{
+	return vector == IK_X86_SHUTDOWN_VECTOR || !ik_cpu_is_online(cpu) ||
+	       !ik_cpumask_test_cpu(cpu, mask);
+}
+
+/*
+ * An edge entry directly below the vector domain cannot be masked around
+ * the rewrite (a masked edge is lost), and the destination and the vector
+ * live in different dwords.  So it moves like a non-maskable MSI store
+ * (x86_msi.c): on the CPU it targets, new vector first (a message sent
+ * meanwhile lands on this CPU, at the old vector, still routed, or at the
+ * new one, whose slot here is marked), then the new destination, then an
+ * edge caught at the intermediate target (pending in this CPU's IRR) is
+ * retriggered on the new one.  Asked from another CPU it answers -IK_EBUSY
+ * before changing anything and the move runs from the next interrupt's ack.
+ */
+static int ioapic_set_affinity_edge(struct ik_irq_data *d, const ik_cpumask_t *mask, bool force)
+{
+	struct ik_irq_data *vd = d->parent_data;
+	unsigned int old_cpu, old_vector, new_cpu, new_vector, here = ik_os_cpu_id();
+	bool started = ik_irqd_test(d, IK_IRQD_STARTED);
+	uint32_t lo, hi;
+	int ret;
+
+	x86_vector_get_target(vd, &old_cpu, &old_vector);
+	if (started && old_vector != IK_X86_SHUTDOWN_VECTOR && here != old_cpu &&
+	    vector_would_move(old_cpu, old_vector, mask))
+		return -IK_EBUSY;
+	ret = ik_irq_chip_set_affinity_parent(d, mask, force);
+	if (ret != IK_IRQ_SET_MASK_OK && ret != IK_IRQ_SET_MASK_OK_NOCOPY)
+		return ret;
+	x86_vector_get_target(vd, &new_cpu, &new_vector);
+	rte_compose(d, &lo, &hi);
+	if (started && old_vector != IK_X86_SHUTDOWN_VECTOR && old_vector != new_vector &&
+	    old_cpu != new_cpu && !IK_WARN_ON(here != old_cpu))
+		x86_vector_mark_stray_slot(old_cpu, new_vector);
+	else
+		started = false;        /* one field changes, or nothing to lose */
+	rte_write_in_place(d->chip_data, lo, hi);
+	if (started && apic_irr_pending(new_vector))
+		ik_irq_chip_retrigger_hierarchy(d);
+	return ret;
+}
+
 static int ioapic_set_affinity(struct ik_irq_data *d, const ik_cpumask_t *mask, bool force)
 {
-	int ret = ik_irq_chip_set_affinity_parent(d, mask, force);
+	struct ioapic_pin *p = d->chip_data;
 	uint32_t lo, hi;
+	int ret;
+
+	if (!p->level && ik_irqd_test(d, IK_IRQD_ACTIVATED) &&
+	    d->parent_data->domain == ik_x86_vector_domain())
+		return ioapic_set_affinity_edge(d, mask, force);
+	ret = ik_irq_chip_set_affinity_parent(d, mask, force);
 
 	if (ret < 0 || ret == IK_IRQ_SET_MASK_OK_DONE)
 		return ret;
