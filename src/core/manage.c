@@ -402,6 +402,7 @@ static int set_affinity_locked(struct ik_irq_desc *desc, const ik_cpumask_t *mas
 		/* Nothing programmed: remember it for activation. */
 		ik_cpumask_copy(&desc->common.affinity, mask);
 		ik_irqd_set(d, IK_IRQD_AFFINITY_SET);
+		ik_irqd_clear(d, IK_IRQD_SETAFFINITY_PENDING);
 		return 0;
 	}
 	if (chip && (chip->flags & IK_IRQCHIP_MOVE_DEFERRED)) {
@@ -416,6 +417,12 @@ static int set_affinity_locked(struct ik_irq_desc *desc, const ik_cpumask_t *mas
 		ik_cpumask_copy(&desc->pending_mask, mask);
 		ik_irqd_set(d, IK_IRQD_SETAFFINITY_PENDING);
 		ret = 0;
+	} else if (!ret) {
+		/*
+		 * Done at once: an older request still waiting for an interrupt
+		 * must not be carried out later over this newer one.
+		 */
+		ik_irqd_clear(d, IK_IRQD_SETAFFINITY_PENDING);
 	}
 	return ret;
 }
