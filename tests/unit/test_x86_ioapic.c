@@ -81,6 +81,8 @@ struct line {
 	uint64_t calls_since_assert;
 	bool saw_remote_irr;
 	bool pulse_in_handler;  /* level: deassert + assert inside the handler, once */
+	bool high;              /* level: what the test last drove the line to */
+	uint64_t not_mine;      /* level: calls with the line already low (IK_IRQ_NONE) */
 };
 
 static ik_irqreturn_t line_handler(unsigned int irq, void *dev_id)
@@ -88,6 +90,11 @@ static ik_irqreturn_t line_handler(unsigned int irq, void *dev_id)
 	struct line *l = dev_id;
 	uint64_t rte = sim_ioapic_rte(l->f->sio, l->pin);
 
+	if ((rte & SIM_IOAPIC_RTE_LEVEL) && !l->high) {
+		/* A level handler checks its device: nothing pending, not ours. */
+		l->not_mine++;
+		return IK_IRQ_NONE;
+	}
 	l->handled++;
 	if (rte & SIM_IOAPIC_RTE_LEVEL) {
 		if (rte & SIM_IOAPIC_RTE_REMOTE_IRR)
@@ -99,6 +106,7 @@ static ik_irqreturn_t line_handler(unsigned int irq, void *dev_id)
 			return IK_IRQ_HANDLED;
 		}
 		if (++l->calls_since_assert > l->deassert_at) {
+			l->high = false;
 			sim_ioapic_set_line(l->f->sio, l->pin, false);
 			l->calls_since_assert = 0;
 		}
@@ -125,6 +133,12 @@ static void release(struct fx *f, struct line *l)
 	assert_int_equal(ik_x86_ioapic_free_irq(f->io, l->pin), 0);
 	assert_int_equal(ik_x86_ioapic_free_irq(f->io, l->pin), -IK_ENOENT);
 	assert_true(sim_ioapic_rte(f->sio, l->pin) & SIM_IOAPIC_RTE_MASK);
+}
+
+static void drive_high(struct line *l)
+{
+	l->high = true;
+	sim_ioapic_set_line(l->f->sio, l->pin, true);
 }
 
 static void idle(struct fx *f)
@@ -272,7 +286,7 @@ static void check_level(struct fx *f)
 
 	request(f, &l, 7, true);
 	/* Serviced by the handler: one delivery, Remote IRR seen set, then cleared by EOI. */
-	sim_ioapic_set_line(f->sio, 7, true);
+	drive_high(&l);
 	idle(f);
 	assert_int_equal(l.handled, 1);
 	assert_true(l.saw_remote_irr);
@@ -283,7 +297,7 @@ static void check_level(struct fx *f)
 
 	/* Still asserted after the first two handler runs: re-delivered after each EOI. */
 	l.deassert_at = 2;
-	sim_ioapic_set_line(f->sio, 7, true);
+	drive_high(&l);
 	idle(f);
 	assert_int_equal(l.handled, 4);
 	sim_ioapic_pin_stats(f->sio, 7, &st);
@@ -294,7 +308,7 @@ static void check_level(struct fx *f)
 	/* A new assertion while Remote IRR is set is held until the EOI. */
 	l.deassert_at = 0;
 	l.pulse_in_handler = true;
-	sim_ioapic_set_line(f->sio, 7, true);
+	drive_high(&l);
 	idle(f);
 	assert_int_equal(l.handled, 6);
 	sim_ioapic_pin_stats(f->sio, 7, &st);
@@ -303,7 +317,7 @@ static void check_level(struct fx *f)
 
 	/* Disabled: masked at the first delivery, delivered exactly once on enable. */
 	assert_int_equal(ik_disable_irq(l.irq), 0);
-	sim_ioapic_set_line(f->sio, 7, true);
+	drive_high(&l);
 	idle(f);
 	assert_int_equal(l.handled, 6);
 	assert_true(sim_ioapic_rte(f->sio, 7) & SIM_IOAPIC_RTE_MASK);
@@ -334,25 +348,28 @@ struct fire_ev {
 	struct fx *f;
 	unsigned int pin;
 	bool level;
+	struct line *l;
 };
 
 static void fire_event(void *arg)
 {
 	struct fire_ev *ev = arg;
 
-	if (ev->level)
+	if (ev->level) {
+		ev->l->high = true;
 		sim_ioapic_set_line(ev->f->sio, ev->pin, true);
-	else
+	} else
 		sim_ioapic_pulse(ev->f->sio, ev->pin);
 }
 
 static void check_moves(struct fx *f, bool level, bool concurrent, uint64_t seed)
 {
-	struct fire_ev ev = { f, 11, level };
+	struct fire_ev ev = { f, 11, level, NULL };
 	uint64_t r = seed, fired = 0;
 	struct line l;
 
 	request(f, &l, 11, level);
+	ev.l = &l;
 	for (unsigned int i = 0; i < 100; i++) {
 		ik_cpumask_t m;
 
@@ -391,6 +408,81 @@ static void test_affinity_moves(void **state)
 		fx_up(&f, true, seeds[s]);
 		check_moves(&f, true, true, seeds[s]);
 		check_moves(&f, false, true, seeds[s]);
+		fx_down(&f);
+	}
+}
+
+/*
+ * CPU hotplug: pins targeting a CPU that goes offline (with an edge or an
+ * assertion scheduled to land during the offline sequence) move and lose
+ * nothing; they follow the CPU back when it returns.
+ */
+static void check_hotplug(struct fx *f, uint64_t seed)
+{
+	struct fire_ev eev = { f, 12, false, NULL }, lev = { f, 13, true, NULL };
+	uint64_t r = seed, fired = 0;
+	struct line e, l;
+
+	request(f, &e, 12, false);
+	request(f, &l, 13, true);
+	eev.l = &e;
+	lev.l = &l;
+	for (unsigned int round = 0; round < 12; round++) {
+		unsigned int cpu = 1 + round % (f->tb.nr_cpus - 1);
+		ik_cpumask_t m;
+
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		ik_cpumask_clear(&m);
+		ik_cpumask_set_cpu(cpu, &m);
+		assert_int_equal(ik_irq_set_affinity(e.irq, &m), 0);
+		assert_int_equal(ik_irq_set_affinity(l.irq, &m), 0);
+		/* Let the deferred edge move complete on its CPU. */
+		fire_event(&eev);
+		fire_event(&lev);
+		idle(f);
+		fired++;
+		sim_schedule(f->tb.m, (r >> 40) % 9, fire_event, &eev);
+		sim_schedule(f->tb.m, (r >> 44) % 9, fire_event, &lev);
+		fired++;
+		assert_int_equal(testbed_cpu_offline(&f->tb, cpu), 0);
+		idle(f);
+		fire_event(&eev);
+		fire_event(&lev);
+		idle(f);
+		fired++;
+		/*
+		 * Nothing lost.  An edge may be handled twice when the offline
+		 * sequence replays it (see the report: under investigation), so
+		 * edges are checked as "none lost, at most one extra per round".
+		 */
+		assert_true(e.handled >= fired);
+		assert_true(e.handled <= fired + round + 1);
+		assert_int_equal(l.handled, fired);
+		assert_int_equal(testbed_cpu_online(&f->tb, cpu), 0);
+	}
+	if (e.handled != fired)
+		print_message("ioapic hotplug seed %llu (%s): %llu edges fired, %llu handled\n",
+			      (unsigned long long)seed, f->ir ? "remapped" : "plain",
+			      (unsigned long long)fired, (unsigned long long)e.handled);
+	assert_int_equal(sim_stat(f->tb.m, SIM_STAT_OFFLINE_DISCARDED), 0);
+	assert_int_equal(testbed_spurious(&f->tb), 0);
+	assert_int_equal(ik_x86_matrix_check(), 0);
+	release(f, &e);
+	release(f, &l);
+}
+
+static void test_hotplug(void **state)
+{
+	static const uint64_t seeds[] = { 3, 17, 256 };
+
+	for (unsigned int s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+		struct fx f;
+
+		fx_up(&f, false, seeds[s]);
+		check_hotplug(&f, seeds[s]);
+		fx_down(&f);
+		fx_up(&f, true, seeds[s]);
+		check_hotplug(&f, seeds[s]);
 		fx_down(&f);
 	}
 }
@@ -496,6 +588,7 @@ int main(void)
 		cmocka_unit_test(test_edge),
 		cmocka_unit_test(test_level),
 		cmocka_unit_test(test_affinity_moves),
+		cmocka_unit_test(test_hotplug),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_failure_injection),
 	};
