@@ -30,13 +30,15 @@
  *                              bits - 1 (15), 23:16 collections - 1,
  *                              31:24 ITT entry size in bytes (8)
  *   0x0080 CBASER    (64, rw) 51:12 queue base (4 KiB aligned), 7:0 pages - 1,
- *                              63 Valid.  Writing it resets CREADR to 0.
+ *                              63 Valid.  Writing it resets CREADR and
+ *                              CWRITER to 0.
  *   0x0088 CWRITER   (64, rw) 19:5 offset of the next free command slot; a
  *                              write runs every command from CREADR up to it,
  *                              in the write (commands complete at once)
  *   0x0090 CREADR    (64, ro) 19:5 offset of the next command the ITS reads
  *   0x00A0 PROPBASER (64, rw) 51:12 LPI configuration table, 4:0 id bits - 1:
- *                              LPI ids are 8192 .. 2^(bits) - 1 (bits 14..16),
+ *                              LPI ids are 8192 .. 2^(bits) - 1 (bits 14..16;
+ *                              other values act as 14),
  *                              one byte per LPI at (id - 8192): bit 0 Enable,
  *                              7:2 priority (ignored).  Writing it drops the
  *                              cached configuration (everything disabled
