@@ -319,6 +319,72 @@ static void test_affinity_moves(void **state)
 	}
 }
 
+/*
+ * CPU hotplug: the timer's CPU goes offline with a match scheduled into
+ * the offline sequence; nothing is lost.
+ */
+struct hfire {
+	struct fx *f;
+	unsigned int timer;
+};
+
+static void hfire_event(void *arg)
+{
+	struct hfire *h = arg;
+
+	sim_hpet_fire(h->f->sh, h->timer);
+}
+
+static void check_hotplug(struct fx *f, uint64_t seed)
+{
+	unsigned int irq = request(f, 1);
+	struct hfire hf = { f, 1 };
+	uint64_t r = seed, fired = 0;
+
+	for (unsigned int round = 0; round < 12; round++) {
+		unsigned int cpu = 1 + round % (f->tb.nr_cpus - 1);
+		ik_cpumask_t m;
+
+		r = r * 6364136223846793005ull + 1442695040888963407ull;
+		ik_cpumask_clear(&m);
+		ik_cpumask_set_cpu(cpu, &m);
+		assert_int_equal(ik_irq_set_affinity(irq, &m), 0);
+		fire(f, 1);
+		fired++;
+		sim_schedule(f->tb.m, (r >> 40) % 9, hfire_event, &hf);
+		fired++;
+		assert_int_equal(testbed_cpu_offline(&f->tb, cpu), 0);
+		sim_run_until_idle(f->tb.m);
+		fire(f, 1);
+		fired++;
+		assert_true(handled[1] >= fired);
+		assert_true(handled[1] <= fired + round + 1);
+		assert_int_equal(testbed_cpu_online(&f->tb, cpu), 0);
+	}
+	if (handled[1] != fired)
+		print_message("hpet hotplug seed %llu (%s): %llu fired, %llu handled\n",
+			      (unsigned long long)seed, f->ir ? "remapped" : "plain",
+			      (unsigned long long)fired, (unsigned long long)handled[1]);
+	assert_int_equal(sim_stat(f->tb.m, SIM_STAT_OFFLINE_DISCARDED), 0);
+	release(f, 1, irq);
+}
+
+static void test_hotplug(void **state)
+{
+	static const uint64_t seeds[] = { 3, 17, 256, 4096 };
+
+	for (unsigned int s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+		struct fx f;
+
+		fx_up(&f, false, seeds[s]);
+		check_hotplug(&f, seeds[s]);
+		fx_down(&f);
+		fx_up(&f, true, seeds[s]);
+		check_hotplug(&f, seeds[s]);
+		fx_down(&f);
+	}
+}
+
 /* Another requester writing the HPET's remappable message is blocked. */
 static void test_spoofed_requester(void **state)
 {
@@ -441,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_delivery_remapped),
 		cmocka_unit_test(test_disable_replay),
 		cmocka_unit_test(test_affinity_moves),
+		cmocka_unit_test(test_hotplug),
 		cmocka_unit_test(test_spoofed_requester),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_failure_injection),
