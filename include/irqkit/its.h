@@ -82,6 +82,30 @@ int ik_its_init(const struct ik_its_config *cfg);
  */
 int ik_its_exit(void);
 
+/**
+ * ik_its_cpu_offline - move every LPI off @cpu
+ * Call after ik_x86_cpu_offline() took @cpu out of interrupt handling (its
+ * notification interrupt, managed, is then shut down).  Each LPI targeting
+ * @cpu is moved (MOVI + SYNC) to an online CPU of its affinity, or of the
+ * online mask if none is left (managed LPIs included: they are moved, not
+ * shut down); its pending state moves with it, so nothing waiting in the
+ * service is lost.  Context: sleepable.
+ * Return: 0; -IK_ENODEV (no ITS, or @cpu has no collection); -IK_EBUSY
+ * (@cpu is still online); the first move's error (the others are tried).
+ */
+int ik_its_cpu_offline(unsigned int cpu);
+
+/**
+ * ik_its_cpu_online - give @cpu its notification message back
+ * Call after ik_x86_cpu_online() on @cpu (which restarts the managed
+ * notification interrupt, maybe on another vector); a CPU that was
+ * offline at ik_its_init() gets its collection and notification interrupt
+ * now.  LPIs are not moved back.  Context: sleepable.
+ * Return: 0; -IK_ENODEV; -IK_EINVAL (@cpu offline); errors of
+ * ik_its_init()'s per-CPU setup.
+ */
+int ik_its_cpu_online(unsigned int cpu);
+
 /** ik_its_domain - the ITS domain (an MSI parent), or NULL.  Any context. */
 struct ik_irq_domain *ik_its_domain(void);
 

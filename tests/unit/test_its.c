@@ -312,6 +312,7 @@ struct line {
 	unsigned int dev, vec, irq;
 	unsigned int left, patience;
 	uint64_t raised, runs, seen;
+	unsigned int last_cpu;
 };
 
 static ik_irqreturn_t line_handler(unsigned int irq, void *dev_id)
@@ -321,6 +322,7 @@ static ik_irqreturn_t line_handler(unsigned int irq, void *dev_id)
 	(void)irq;
 	l->runs++;
 	l->seen = l->raised;
+	l->last_cpu = ik_os_cpu_id();
 	return IK_IRQ_HANDLED;
 }
 
@@ -429,6 +431,79 @@ static void test_affinity_under_load(void **state)
 	(void)state;
 	for (unsigned int i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++)
 		run_load(seeds[i]);
+}
+
+/* ---- CPU hotplug ---------------------------------------------------------------------------- */
+
+/*
+ * Every line on CPU 2 under load; CPU 2 goes offline (x86 first, then the
+ * ITS moves the LPIs away with their pending state) and comes back (its
+ * notification interrupt restarts, maybe on another vector, and the ITS
+ * reprograms the message).  Nothing is lost, and lines moved back are
+ * handled on CPU 2 again.
+ */
+static void test_cpu_hotplug(void **state)
+{
+	struct line lines[8];
+	unsigned int nr = 8;
+	struct fx f;
+
+	(void)state;
+	fx_up(&f, 13);
+	plug(&f, SIM_PCI_BDF(0, 3, 0), true, false);
+	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev[0], 8, 8, IK_PCI_IRQ_MSIX, NULL), 8);
+	for (unsigned int k = 0; k < nr; k++) {
+		struct move mv;
+
+		lines[k] = (struct line){ .f = &f, .dev = 0, .vec = k, .left = LOAD_FIRES };
+		lines[k].irq = (unsigned int)ik_pci_irq_vector(f.dev[0], k);
+		assert_int_equal(ik_request_irq(lines[k].irq, line_handler, 0, "hp", &lines[k]), 0);
+		mv = (struct move){ .irq = lines[k].irq };
+		ik_cpumask_clear(&mv.mask);
+		ik_cpumask_set_cpu(2, &mv.mask);
+		testbed_on_cpu(&f.pb.tb, 0, move_fn, &mv);
+		assert_int_equal(mv.ret, 0);
+		assert_int_equal(info_of(lines[k].irq).cpu, 2);
+		sim_schedule(f.pb.tb.m, 1 + k, fire_event, &lines[k]);
+	}
+	for (unsigned int t = 0; t < 300; t++)
+		sim_point(f.pb.tb.m);
+	assert_int_equal(ik_its_cpu_offline(2), -IK_EBUSY);
+	assert_int_equal(testbed_cpu_offline(&f.pb.tb, 2), 0);
+	assert_int_equal(ik_its_cpu_offline(2), 0);
+	for (unsigned int k = 0; k < nr; k++) {
+		ik_cpumask_t eff;
+
+		assert_int_not_equal(info_of(lines[k].irq).cpu, 2);
+		assert_int_equal(ik_irq_get_effective_affinity(lines[k].irq, &eff), 0);
+		assert_false(ik_cpumask_test_cpu(2, &eff));
+	}
+	for (unsigned int t = 0; t < 300; t++)
+		sim_point(f.pb.tb.m);
+	assert_int_equal(ik_its_cpu_online(2), -IK_EINVAL);
+	assert_int_equal(testbed_cpu_online(&f.pb.tb, 2), 0);
+	assert_int_equal(ik_its_cpu_online(2), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	for (unsigned int k = 0; k < nr; k++) {
+		struct move mv = { .irq = lines[k].irq };
+
+		assert_int_equal(lines[k].left, 0);
+		assert_int_equal(lines[k].raised, LOAD_FIRES);
+		assert_int_equal(lines[k].runs, LOAD_FIRES);
+		ik_cpumask_clear(&mv.mask);
+		ik_cpumask_set_cpu(2, &mv.mask);
+		testbed_on_cpu(&f.pb.tb, 1, move_fn, &mv);
+		assert_int_equal(mv.ret, 0);
+		lines[k].raised++;
+		raise_one(&f, 0, k);
+		assert_int_equal(lines[k].runs, LOAD_FIRES + 1);
+		assert_int_equal(lines[k].last_cpu, 2);
+	}
+	assert_int_equal(testbed_spurious(&f.pb.tb), 0);
+	assert_int_equal(lstats().errors, 0);
+	for (unsigned int k = 0; k < nr; k++)
+		assert_int_equal(ik_free_irq(lines[k].irq, &lines[k]), 0);
+	fx_down(&f);
 }
 
 /* ---- Dynamic MSI-X refused ------------------------------------------------------------- */
@@ -754,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_msix_delivery),
 		cmocka_unit_test(test_mask_at_destination),
 		cmocka_unit_test(test_affinity_under_load),
+		cmocka_unit_test(test_cpu_hotplug),
 		cmocka_unit_test(test_dynamic_msix_refused),
 		cmocka_unit_test(test_multi_msi_event_range),
 		cmocka_unit_test(test_unmapped_device_dropped),

@@ -744,6 +744,87 @@ static int its_notify_setup(unsigned int cpu)
 	return ret;
 }
 
+/* ---- CPU hotplug ------------------------------------------------------------------------ */
+
+struct its_offline {
+	unsigned int cpu;
+	int ret;
+};
+
+/* Move one LPI off the dying CPU through the core (MOVI + SYNC at the ITS level). */
+static int its_migrate_one(unsigned int irq, void *arg)
+{
+	struct its_offline *off = arg;
+	struct ik_irq_data *d = ik_irq_domain_get_irq_data(its.domain, irq);
+	struct ik_irq_data *outer;
+	struct ik_irq_desc *desc;
+	const struct its_irq *ii;
+	ik_irqflags_t flags;
+	ik_cpumask_t mask;
+	int ret = 0;
+
+	if (!d || !d->chip_data)
+		return 0;
+	desc = ik_irq_to_desc(irq);
+	outer = desc ? ik_irq_desc_get_irq_data(desc) : NULL;
+	if (!outer)
+		return 0;
+	ii = d->chip_data;
+	flags = ik_irq_desc_lock(desc);
+	if (ii->mapped && ii->cpu == off->cpu) {
+		if (ik_irqd_test(outer, IK_IRQD_SETAFFINITY_PENDING))
+			ik_cpumask_copy(&mask, &desc->pending_mask);
+		else
+			ik_cpumask_copy(&mask, &outer->common->affinity);
+		if (!ik_cpumask_and(&mask, &mask, ik_cpu_online_mask()))
+			ik_cpumask_copy(&mask, ik_cpu_online_mask());
+		ret = ik_irq_do_set_affinity(outer, &mask, false);
+		if (ret < 0) {
+			ik_err("irqkit: irq %u: cannot move its LPI off cpu %u: %d\n", irq, off->cpu,
+			       ret);
+			off->ret = ret;
+		}
+	}
+	ik_irq_desc_unlock(desc, flags);
+	return 0;
+}
+
+int ik_its_cpu_offline(unsigned int cpu)
+{
+	struct its_offline off = { .cpu = cpu, .ret = 0 };
+
+	if (!ik_its_domain() || cpu >= ITS_MAX_COLLECTIONS || !its.notify_irq[cpu])
+		return -IK_ENODEV;
+	if (ik_cpu_is_online(cpu))
+		return -IK_EBUSY;
+	/* Notifications would hit a shut-down vector; pending LPIs wait in the service. */
+	ik_os_mmio_write32(its.base + ITS_CPU_BASE + cpu * ITS_CPU_STRIDE + ITS_NOTIFY_CTRL, 0);
+	ik_irq_for_each(its_migrate_one, &off);
+	return off.ret;
+}
+
+int ik_its_cpu_online(unsigned int cpu)
+{
+	uint64_t regs = its.base + ITS_CPU_BASE + (uint64_t)cpu * ITS_CPU_STRIDE;
+	struct ik_msi_msg msg = { 0 };
+	int ret;
+
+	if (!ik_its_domain() || cpu >= ITS_MAX_COLLECTIONS || cpu >= ik_os_cpu_count())
+		return -IK_ENODEV;
+	if (!ik_cpu_is_online(cpu))
+		return -IK_EINVAL;
+	if (!its.notify_irq[cpu])
+		return its_notify_setup(cpu);
+	/* The managed notification interrupt was restarted, maybe on another vector. */
+	ret = ik_irq_chip_compose_msi_msg(ik_irq_get_irq_data(its.notify_irq[cpu]), &msg);
+	if (ret)
+		return ret;
+	ik_os_mmio_write32(regs + ITS_NOTIFY_ADDR, msg.address_lo);
+	ik_os_mmio_write32(regs + ITS_NOTIFY_DATA, msg.data);
+	ik_os_mmio_write32(regs + ITS_NOTIFY_CTRL, 1);
+	return 0;
+}
+
 /* ---- Init / exit ------------------------------------------------------------------------- */
 
 int ik_its_init(const struct ik_its_config *cfg)
