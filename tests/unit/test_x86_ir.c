@@ -25,6 +25,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <irqkit/drivers/testdev.h>
 #include <irqkit/x86_ir.h>
 
 #include "host_port.h"
@@ -939,6 +940,26 @@ static void test_compat_bypass_blocked(void **state)
 	fx_down(&f);
 }
 
+/*
+ * A driver's own per-device domain (the test device's: flagged MSI_DEVICE
+ * but not built by the MSI core) below the IR domain is refused, not read
+ * as MSI alloc info.  (Regression: this used to crash.)
+ */
+static void test_foreign_child_refused(void **state)
+{
+	struct ik_irq_domain *d;
+	struct fx f;
+
+	fx_up(&f, 9);
+	d = ik_testdev_domain_create(ik_x86_ir_domain(), TB_DEV_BASE, 4, "foreign");
+	assert_non_null(d);
+	/* Nothing is left behind: fx_down() checks memory after the core is gone. */
+	assert_int_equal(ik_testdev_alloc_irqs(d, 0, 1, NULL), -IK_EINVAL);
+	assert_int_equal(ik_irq_domain_mapcount(ik_x86_ir_domain()), 0);
+	assert_int_equal(ik_testdev_domain_remove(d), 0);
+	fx_down(&f);
+}
+
 /* Aliases: proxy ids on one bus (NTB), a bridge's id on another bus. */
 static void test_aliased_requesters(void **state)
 {
@@ -1277,6 +1298,7 @@ int main(void)
 		cmocka_unit_test(test_threaded_moves),
 		cmocka_unit_test(test_spoofed_requester_blocked),
 		cmocka_unit_test(test_compat_bypass_blocked),
+		cmocka_unit_test(test_foreign_child_refused),
 		cmocka_unit_test(test_aliased_requesters),
 		cmocka_unit_test(test_no_source_id),
 		cmocka_unit_test(test_irte_store_order),

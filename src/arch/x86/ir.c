@@ -482,16 +482,18 @@ static void ir_free(struct ik_irq_domain *domain, unsigned int virq, unsigned in
 }
 
 /*
- * Only per-device MSI domains, and domains that declare they pass one
- * (IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO: the IO-APIC), pass an
- * ik_msi_alloc_info down.
+ * Only per-device MSI domains of the MSI core, and domains that declare
+ * they pass one (IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO: the IO-APIC), pass an
+ * ik_msi_alloc_info down.  The MSI_DEVICE flag alone is not enough: a
+ * driver's own per-device domain (the test device's) carries it with an
+ * argument of its own, which must be refused, not read as alloc info.
  */
 static bool from_msi_device_domain(unsigned int virq)
 {
 	struct ik_irq_data *outer = ik_irq_get_irq_data(virq);
 
-	return outer && (ik_irq_domain_flags(outer->domain) &
-			 (IK_IRQ_DOMAIN_FLAG_MSI_DEVICE | IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO));
+	return outer && (ik_msi_get_domain_info(outer->domain) ||
+			 (ik_irq_domain_flags(outer->domain) & IK_IRQ_DOMAIN_FLAG_MSI_ALLOC_INFO));
 }
 
 /*
