@@ -183,10 +183,10 @@ static unsigned int idxd_spaces(const void *params, struct space_desc out[TOOL_M
 	return ip->nr_wq;
 }
 
+/* One allocation (the world frees d->priv with free()): the per-index
+ * records follow the structure. */
 static void idxd_priv_free(struct idxd_priv *pv)
 {
-	for (unsigned int i = 0; i < IDXD_MAX_WQ; i++)
-		free(pv->ix[i]);
 	free(pv);
 }
 
@@ -195,23 +195,25 @@ static int idxd_create(struct world *w, struct tool_device *d, const void *param
 	const struct idxd_params *ip = params;
 	struct sim_pci_bus *bus = tool_pci_bus(w);
 	struct sim_ims_queue_config cfg;
+	struct idxd_index *ix;
 	struct idxd_priv *pv;
+	size_t nr_ix = 0;
 	int ret;
 
 	if (!bus)
 		return -IK_EEXIST;
-	pv = calloc(1, sizeof(*pv));
+	for (unsigned int q = 0; q < ip->nr_wq; q++)
+		nr_ix += ip->wq_n[q];
+	pv = calloc(1, sizeof(*pv) + nr_ix * sizeof(struct idxd_index));
 	if (!pv)
 		return -IK_ENOMEM;
 	pv->p = *ip;
+	ix = (struct idxd_index *)(pv + 1);
 	for (unsigned int q = 0; q < ip->nr_wq; q++) {
-		pv->ix[q] = calloc(ip->wq_n[q], sizeof(*pv->ix[q]));
-		if (!pv->ix[q]) {
-			idxd_priv_free(pv);
-			return -IK_ENOMEM;
-		}
+		pv->ix[q] = ix;
 		for (unsigned int i = 0; i < ip->wq_n[q]; i++)
 			pv->ix[q][i].slot = -1;
+		ix += ip->wq_n[q];
 	}
 	pv->bdf = ip->bdf_given ? ip->bdf : world_alloc_rid(w);
 	if ((pv->bdf >> 8) >= TOOL_PCI_BUSES) {
