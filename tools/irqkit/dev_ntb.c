@@ -17,7 +17,7 @@
  *    "request") finds the slot invalid and counts as blocked.
  *  - "msix" (4): the function's own MSI-X vectors (event, dma_rpc,
  *    message, doorbell), allocated and handled by the driver at bind (the
- *    tool cannot allocate, free or request them; firing works: a link
+ *    tool cannot allocate (EEXIST), free (EBUSY) or request them; a fire is a link
  *    toggle, a DMA RPC completion, a peer message, a peer doorbell).
  *  - "peer" (one index per peer-write): the peer writes an arbitrary
  *    (OFFSET, DATA) through its window, outside the published slots.  A
@@ -282,7 +282,7 @@ static int ntb_free(struct world *w, struct tool_device *d, unsigned int space,
 	struct ik_device *port = ntb_port_of(pv);
 
 	if (space == SP_MSIX)
-		return 0; /* the driver's: they go when it unbinds */
+		return -IK_EBUSY; /* the driver's: they go when it unbinds */
 	if (space != SP_NTB || !port)
 		return -IK_ENOENT;
 	for (unsigned int i = 0; i < nr; i++) {
