@@ -275,12 +275,24 @@ static int revmap_insert(unsigned int virq, unsigned int nr)
 		for (data = ik_irq_get_irq_data(virq + i); data && !ret; data = data->parent_data) {
 			struct ik_irq_domain *d = data->domain;
 			ik_irqflags_t flags;
+			unsigned int cost;
 
-			ret = ik_xa_preload_fill(&pl);
-			if (ret)
-				break;
+			/*
+			 * Preload only what this insert needs (usually nothing).
+			 * Writers of a reverse map all hold the root's mutex, so
+			 * the cost read under the lock still holds after it is
+			 * dropped to allocate; the loop is only belt and braces.
+			 */
 			flags = ik_os_spin_lock_irqsave(&d->revmap_lock);
-			ret = ik_xa_insert_preloaded(&d->revmap, data->hwirq, data, &pl);
+			while ((cost = ik_xa_insert_cost(&d->revmap, data->hwirq)) > pl.nr) {
+				ik_os_spin_unlock_irqrestore(&d->revmap_lock, flags);
+				ret = ik_xa_preload_fill_n(&pl, cost);
+				flags = ik_os_spin_lock_irqsave(&d->revmap_lock);
+				if (ret)
+					break;
+			}
+			if (!ret)
+				ret = ik_xa_insert_preloaded(&d->revmap, data->hwirq, data, &pl);
 			if (!ret)
 				d->mapcount++;
 			ik_os_spin_unlock_irqrestore(&d->revmap_lock, flags);

@@ -189,6 +189,38 @@ int ik_xa_insert(struct ik_xa *xa, uint64_t index, void *entry)
 	return ik_xa_insert_preloaded(xa, index, entry, NULL);
 }
 
+unsigned int ik_xa_insert_cost(const struct ik_xa *xa, uint64_t index)
+{
+	unsigned int need = xa->height ? xa->height : 1, level;
+	const struct ik_xa_node *node = xa->root;
+
+	while (index > capacity(need))
+		need++;
+	/* Growing: new roots plus, at worst, a fresh path under the new top. */
+	if (!node || need > xa->height)
+		return node ? 2 * need : need;
+	for (level = xa->height - 1; level > 0; level--) {
+		node = node->slots[slot_of(index, level)];
+		if (!node)
+			return level;   /* one node per level below this one */
+	}
+	return 0;
+}
+
+int ik_xa_preload_fill_n(struct ik_xa_preload *pl, unsigned int n)
+{
+	if (n > IK_ARRAY_SIZE(pl->nodes))
+		n = IK_ARRAY_SIZE(pl->nodes);
+	while (pl->nr < n) {
+		struct ik_xa_node *node = ik_os_alloc(sizeof(*node));
+
+		if (!node)
+			return -IK_ENOMEM;
+		pl->nodes[pl->nr++] = node;
+	}
+	return 0;
+}
+
 int ik_xa_preload_fill(struct ik_xa_preload *pl)
 {
 	while (pl->nr < IK_ARRAY_SIZE(pl->nodes)) {

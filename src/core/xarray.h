@@ -46,6 +46,13 @@ struct ik_xa_preload {
 };
 /** Return: 0 or -IK_ENOMEM (what was allocated stays in @pl for draining). */
 int ik_xa_preload_fill(struct ik_xa_preload *pl);
+/** As ik_xa_preload_fill(), but only until @pl holds @n nodes. */
+int ik_xa_preload_fill_n(struct ik_xa_preload *pl, unsigned int n);
+/**
+ * ik_xa_insert_cost - an upper bound of the nodes an insert at @index
+ * would allocate now (0 if the path exists).  Valid until the next write.
+ */
+unsigned int ik_xa_insert_cost(const struct ik_xa *xa, uint64_t index);
 void ik_xa_preload_drain(struct ik_xa_preload *pl);
 /** As ik_xa_insert() but takes nodes only from @pl; -IK_ENOMEM if it runs dry. */
 int ik_xa_insert_preloaded(struct ik_xa *xa, uint64_t index, void *entry,
