@@ -41,7 +41,11 @@ int ik_xa_insert(struct ik_xa *xa, uint64_t index, void *entry);
  * then drain what is left.
  */
 struct ik_xa_preload {
-	struct ik_xa_node *nodes[12];
+	/*
+	 * The worst insert grows a one-level store to eleven levels (ten new
+	 * roots) and then builds a fresh ten-node path under the new top.
+	 */
+	struct ik_xa_node *nodes[22];
 	unsigned int nr;
 };
 /** Return: 0 or -IK_ENOMEM (what was allocated stays in @pl for draining). */

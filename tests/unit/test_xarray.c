@@ -222,7 +222,11 @@ static void test_preload(void **state)
 	assert_int_equal(sim_alloc_count(), allocs);
 	assert_int_equal(pl.nr, IK_ARRAY_SIZE(pl.nodes) - 11);
 	assert_int_equal(xa.nr_nodes, 11);
-	/* Index 0 needs ten new nodes under the existing root. */
+	/* Index 0 needs ten new nodes under the existing root: nine run dry. */
+	ik_xa_preload_drain(&pl);
+	assert_int_equal(ik_xa_preload_fill_n(&pl, 9), 0);
+	allocs = sim_alloc_count();
+	assert_int_equal(ik_xa_insert_cost(&xa, 0), 10);
 	assert_int_equal(ik_xa_insert_preloaded(&xa, 0, entry_of(0), &pl), -IK_ENOMEM);
 	assert_int_equal(sim_alloc_count(), allocs);
 	assert_int_equal(xa.nr_nodes, 11);
@@ -284,6 +288,41 @@ static void assert_same(const struct ik_xa *xa, const struct xa_snapshot *s)
  * new path below it) leaves the store exactly as it was: same root, height,
  * node count and memory, and every entry still loads.
  */
+/*
+ * ik_xa_insert_cost() is an upper bound, and exact when the store does
+ * not grow: inserting with exactly that many preloaded nodes always works,
+ * and a path that exists costs nothing.  Random indices of mixed widths.
+ */
+static void test_insert_cost(void **state)
+{
+	struct ik_xa xa;
+	struct ik_xa_preload pl = { .nr = 0 };
+	int64_t base = sim_alloc_outstanding();
+	uint64_t x = 0x9E3779B97F4A7C15ull, idx;
+	unsigned int cost, height;
+
+	ik_xa_init(&xa);
+	for (unsigned int i = 0; i < 4000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		idx = x >> (x % 61);
+		if (ik_xa_load(&xa, idx))
+			continue;
+		cost = ik_xa_insert_cost(&xa, idx);
+		height = xa.height;
+		assert_int_equal(ik_xa_preload_fill_n(&pl, cost), 0);
+		assert_int_equal(ik_xa_insert_preloaded(&xa, idx, entry_of(idx), &pl), 0);
+		if (xa.height == height)
+			assert_int_equal(pl.nr, 0);     /* exact without growth */
+		ik_xa_preload_drain(&pl);
+		assert_int_equal(ik_xa_insert_cost(&xa, idx), 0);
+		assert_int_equal(ik_xa_insert_cost(&xa, idx ^ 1), 0);  /* same leaf */
+	}
+	ik_xa_destroy(&xa);
+	assert_int_equal(sim_alloc_outstanding(), base);
+}
+
 static void test_alloc_failure(void **state)
 {
 	static const uint64_t before[][3] = {
@@ -539,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_find),
 		cmocka_unit_test(test_find_free),
 		cmocka_unit_test(test_preload),
+		cmocka_unit_test(test_insert_cost),
 		cmocka_unit_test(test_alloc_failure),
 		cmocka_unit_test(test_random_model),
 	};
