@@ -900,6 +900,14 @@ static uint64_t stat_value(struct world *w, const char *name, bool *ok)
 			return sim_port_warnings();
 		if (!strcmp(name, "unhandled-vectors"))
 			return sim_port_unhandled();
+		/* The rest are the platform's; 0 where it has no such thing. */
+		if (w->mcfg.plat->stat) {
+			uint64_t v;
+
+			if (!w->mcfg.plat->stat(w, name, &v))
+				return v;
+		}
+		return 0;
 	}
 	*ok = false;
 	return 0;

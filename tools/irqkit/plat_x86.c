@@ -4,12 +4,15 @@
  * vector domain as the root.  With "remapping on", a VT-d-style
  * interrupt-remapping unit (sim_vtd) and the library's IR domain between
  * the vector domain and the device domains; the MSI parent of devices is
- * then the IR domain.
+ * then the IR domain, and the unit's fault interrupt (DMAR-dmar0, under
+ * VECTOR) records what remapping blocks: stats dmar-interrupts and
+ * dmar-faults, and a summary line.
  */
 #include <string.h>
 
 #include <irqkit/matrix.h>
 #include <irqkit/x86.h>
+#include <irqkit/x86_dmar.h>
 #include <irqkit/x86_ir.h>
 
 #include "host_port.h"
@@ -124,7 +127,15 @@ static int x86_build(struct world *w)
 			.nr_entries = IR_ENTRIES,
 		};
 
+		struct ik_x86_dmar_config dc = { .unit_base = SIM_VTD_DEFAULT_BASE };
+		struct ik_x86_dmar *dmar = NULL;
+
 		ret = ik_x86_ir_init(&ir);
+		if (!ret) {
+			ret = ik_x86_dmar_fault_init(&dc, &dmar);
+			if (ret)
+				ik_x86_ir_exit();
+		}
 		if (ret) {
 			int r = 0;
 
@@ -133,6 +144,7 @@ static int x86_build(struct world *w)
 			ik_x86_vector_exit();
 			goto fail_core;
 		}
+		w->plat_priv = dmar;
 	}
 	return 0;
 fail_core:
@@ -145,7 +157,13 @@ fail_sim:
 
 static int x86_teardown(struct world *w)
 {
-	int ret = ik_x86_ir_exit();
+	int ret;
+
+	if (w->plat_priv) {
+		ik_x86_dmar_fault_exit(w->plat_priv);
+		w->plat_priv = NULL;
+	}
+	ret = ik_x86_ir_exit();
 
 	if (ret)
 		return ret;
@@ -229,6 +247,41 @@ static int x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stat
 	return 0;
 }
 
+static int x86_stat(struct world *w, const char *name, uint64_t *v)
+{
+	struct ik_x86_dmar_stats st;
+
+	if (strcmp(name, "dmar-interrupts") && strcmp(name, "dmar-faults"))
+		return -1;
+	*v = 0;
+	if (w->plat_priv && !ik_x86_dmar_get_stats(w->plat_priv, &st))
+		*v = !strcmp(name, "dmar-faults") ? st.faults : st.interrupts;
+	return 0;
+}
+
+static void x86_summary(struct world *w, FILE *out)
+{
+	struct ik_x86_dmar_fault f[4];
+	struct ik_x86_dmar_stats st;
+	uint64_t n;
+	unsigned int shown;
+
+	if (!w->plat_priv || ik_x86_dmar_get_stats(w->plat_priv, &st))
+		return;
+	fprintf(out, "dmar: fault irq %u; %llu interrupts, %llu faults, %llu overflows",
+		ik_x86_dmar_fault_irq(w->plat_priv), (unsigned long long)st.interrupts,
+		(unsigned long long)st.faults, (unsigned long long)st.overflows);
+	n = ik_x86_dmar_fault_log(w->plat_priv, f, 4);
+	shown = n < 4 ? (unsigned int)n : 4;
+	if (shown)
+		fprintf(out, "; last:");
+	for (unsigned int i = 0; i < shown; i++)
+		fprintf(out, " reason 0x%02x sid %02x:%02x.%x index %u%s", f[i].reason,
+			f[i].source_id >> 8, (f[i].source_id >> 3) & 0x1F, f[i].source_id & 7,
+			f[i].index, i + 1 < shown ? "," : "");
+	fputc('\n', out);
+}
+
 static const struct tool_platform x86_platform = {
 	.name = "x86",
 	.summary = "x86 with xAPICs; the vector domain is the root; remapping on adds a VT-d-style "
@@ -244,5 +297,7 @@ static const struct tool_platform x86_platform = {
 	.cpu_id_name = "apic-id",
 	.cpu_hw_id = x86_cpu_hw_id,
 	.cpu_stats = x86_cpu_stats,
+	.stat = x86_stat,
+	.summary_lines = x86_summary,
 };
 TOOL_REGISTER_PLATFORM(x86_platform)

@@ -391,6 +391,11 @@ struct tool_platform {
 	const char *cpu_id_name;       /* "apic-id" */
 	uint32_t (*cpu_hw_id)(struct world *w, unsigned int cpu);
 	int (*cpu_stats)(struct world *w, unsigned int cpu, struct plat_cpu_stats *st);
+	/* Optional: platform statistics by name ("dmar-faults"); 0 with the
+	 * value in @v, or -1 when the name is not the platform's. */
+	int (*stat)(struct world *w, const char *name, uint64_t *v);
+	/* Optional: extra lines for the summary after the machine line. */
+	void (*summary_lines)(struct world *w, FILE *out);
 };
 
 /* Registration (constructors, so that adding a kind is adding a file). */

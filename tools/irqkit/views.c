@@ -683,6 +683,8 @@ void view_summary(struct world *w, FILE *out)
 		(unsigned long long)sim_stat(w->m, SIM_STAT_MSI_COALESCED),
 		(unsigned long long)sim_stat(w->m, SIM_STAT_IPIS_SENT),
 		(unsigned long long)sim_stat(w->m, SIM_STAT_OFFLINE_DISCARDED));
+	if (w->mcfg.plat->summary_lines)
+		w->mcfg.plat->summary_lines(w, out);
 }
 
 static void view_summary_json(struct world *w, FILE *out)
