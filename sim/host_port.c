@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdalign.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
@@ -48,6 +49,8 @@ struct sim_port {
 	bool worker_stop;
 	bool worker_busy;
 	pthread_t worker;
+	/* Armed timers that have not expired (unordered), under work_lock. */
+	struct ik_os_timer *timers;
 
 	/* Deterministic-mode livelock detection in ik_os_cpu_relax(). */
 	uint64_t relax_spins;
@@ -537,6 +540,204 @@ int ik_os_cpu_call(unsigned int cpu, void (*fn)(void *arg), void *arg, bool wait
 	return 0;
 }
 
+/* ---- Timers --------------------------------------------------------------------------------- */
+
+/*
+ * A timer lives in host_private: a work item that runs its callback, the
+ * link of the port's pending list, the deadline and its state.  Expired
+ * timers become work items, so callbacks run exactly where work runs.
+ */
+#define TIMER_IDLE 0u
+#define TIMER_PENDING 1u	/* on port->timers */
+#define TIMER_QUEUED 2u		/* its work item is queued */
+
+struct sim_timer {
+	struct ik_os_work work;
+	struct ik_os_timer *next;
+	uint64_t deadline_ns;
+	uint32_t state;
+	uint32_t running;	/* callback started, not finished */
+};
+
+IK_STATIC_ASSERT(sizeof(struct sim_timer) <= sizeof(((struct ik_os_timer *)0)->host_private),
+		 "ik_os_timer too small");
+
+static struct sim_timer *to_sim_timer(struct ik_os_timer *t)
+{
+	return (struct sim_timer *)(void *)t->host_private;
+}
+
+static struct ik_os_timer *timer_of_work(struct ik_os_work *work)
+{
+	return (struct ik_os_timer *)(void *)((char *)work -
+					       offsetof(struct ik_os_timer, host_private));
+}
+
+static void timer_work_fn(struct ik_os_work *work);
+
+static void queue_work_locked(struct sim_port *port, struct ik_os_work *work)
+{
+	if (work->host_state == WORK_QUEUED)
+		return;
+	work->host_state = WORK_QUEUED;
+	work->host_next = NULL;
+	if (port->work_tail)
+		port->work_tail->host_next = work;
+	else
+		port->work_head = work;
+	port->work_tail = work;
+	pthread_cond_signal(&port->work_cond);
+}
+
+static void unlink_work_locked(struct sim_port *port, struct ik_os_work *work)
+{
+	struct ik_os_work *prev = NULL;
+
+	for (struct ik_os_work *w = port->work_head; w; prev = w, w = w->host_next) {
+		if (w != work)
+			continue;
+		if (prev)
+			prev->host_next = w->host_next;
+		else
+			port->work_head = w->host_next;
+		if (port->work_tail == w)
+			port->work_tail = prev;
+		w->host_next = NULL;
+		w->host_state = WORK_IDLE;
+		return;
+	}
+}
+
+static void unlink_timer_locked(struct sim_port *port, struct ik_os_timer *t)
+{
+	for (struct ik_os_timer **pp = &port->timers; *pp; pp = &to_sim_timer(*pp)->next) {
+		if (*pp == t) {
+			*pp = to_sim_timer(t)->next;
+			to_sim_timer(t)->next = NULL;
+			return;
+		}
+	}
+}
+
+/*
+ * Move every due timer to the work queue; work_lock held.  Returns the
+ * earliest deadline still pending, or UINT64_MAX.
+ */
+static uint64_t expire_timers_locked(struct sim_port *port, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	struct ik_os_timer **pp = &port->timers;
+
+	while (*pp) {
+		struct ik_os_timer *t = *pp;
+		struct sim_timer *st = to_sim_timer(t);
+
+		if (st->deadline_ns <= now) {
+			*pp = st->next;
+			st->next = NULL;
+			st->state = TIMER_QUEUED;
+			queue_work_locked(port, &st->work);
+			continue;
+		}
+		if (st->deadline_ns < next)
+			next = st->deadline_ns;
+		pp = &st->next;
+	}
+	return next;
+}
+
+static uint64_t ns_to_ticks(uint64_t ns)
+{
+	return ns / 10 + (ns % 10 != 0);
+}
+
+/*
+ * Deterministic mode: a device event at the deadline.  It names only the
+ * machine, never a timer, so a cancelled (even freed) timer leaves nothing
+ * behind but a harmless extra pass.  Events may run early: re-schedule for
+ * whatever is still pending.
+ */
+static void timer_event(void *arg)
+{
+	struct sim_machine *m = arg;
+	struct sim_port *port = m->port;
+	uint64_t now = ik_os_time_ns();
+	uint64_t next;
+
+	pthread_mutex_lock(&port->work_lock);
+	next = expire_timers_locked(port, now);
+	pthread_mutex_unlock(&port->work_lock);
+	if (next != UINT64_MAX)
+		sim_schedule(m, ns_to_ticks(next - now) ? ns_to_ticks(next - now) : 1,
+			     timer_event, m);
+}
+
+void ik_os_timer_arm(struct ik_os_timer *timer, uint64_t delay_ns)
+{
+	struct sim_machine *m = port_machine("ik_os_timer_arm");
+	struct sim_port *port = m->port;
+	struct sim_timer *st = to_sim_timer(timer);
+	uint64_t now = ik_os_time_ns();
+	bool armed = false;
+
+	pthread_mutex_lock(&port->work_lock);
+	if (st->state == TIMER_IDLE) {
+		st->work.fn = timer_work_fn;
+		st->deadline_ns = delay_ns > UINT64_MAX - now ? UINT64_MAX : now + delay_ns;
+		st->state = TIMER_PENDING;
+		st->next = port->timers;
+		port->timers = timer;
+		armed = true;
+		/* The worker may be asleep with a later (or no) deadline. */
+		pthread_cond_signal(&port->work_cond);
+	}
+	pthread_mutex_unlock(&port->work_lock);
+	if (armed && !m->cfg.threaded)
+		sim_schedule(m, ns_to_ticks(delay_ns) ? ns_to_ticks(delay_ns) : 1, timer_event, m);
+}
+
+static void timer_work_fn(struct ik_os_work *work)
+{
+	struct ik_os_timer *t = timer_of_work(work);
+	struct sim_machine *m = port_machine("timer callback");
+	struct sim_port *port = m->port;
+
+	/* dequeue_work_locked() moved it to running under work_lock. */
+	t->fn(t);
+	pthread_mutex_lock(&port->work_lock);
+	to_sim_timer(t)->running = 0;
+	pthread_mutex_unlock(&port->work_lock);
+}
+
+bool ik_os_timer_cancel_sync(struct ik_os_timer *timer)
+{
+	struct sim_machine *m = port_machine("ik_os_timer_cancel_sync");
+	struct sim_port *port = m->port;
+	struct sim_timer *st = to_sim_timer(timer);
+	bool cancelled = false;
+
+	pthread_mutex_lock(&port->work_lock);
+	if (st->state == TIMER_PENDING)
+		unlink_timer_locked(port, timer);
+	else if (st->state == TIMER_QUEUED)
+		unlink_work_locked(port, &st->work);
+	cancelled = st->state != TIMER_IDLE;
+	st->state = TIMER_IDLE;
+	/*
+	 * Wait for a running callback, unless we are it: the worker thread in
+	 * threaded mode; in deterministic mode only the callback itself can
+	 * observe its timer running (work items never nest).
+	 */
+	while (st->running && m->cfg.threaded &&
+	       !(port->worker_started && pthread_equal(port->worker, pthread_self()))) {
+		pthread_mutex_unlock(&port->work_lock);
+		sched_yield();
+		pthread_mutex_lock(&port->work_lock);
+	}
+	pthread_mutex_unlock(&port->work_lock);
+	return cancelled;
+}
+
 /* ---- Deferred work ------------------------------------------------------------------------- */
 
 void ik_os_work_queue(struct ik_os_work *work)
@@ -570,6 +771,12 @@ static struct ik_os_work *dequeue_work_locked(struct sim_port *port)
 	work->host_next = NULL;
 	/* Started: from now on queuing it again is not a no-op. */
 	work->host_state = WORK_IDLE;
+	if (work->fn == timer_work_fn) {
+		struct sim_timer *st = to_sim_timer(timer_of_work(work));
+
+		st->state = TIMER_IDLE;
+		st->running = 1;
+	}
 	return work;
 }
 
@@ -590,7 +797,7 @@ bool sim_port_idle(struct sim_machine *m)
 	bool idle;
 
 	pthread_mutex_lock(&port->work_lock);
-	idle = !port->work_head && !port->worker_busy;
+	idle = !port->work_head && !port->worker_busy && (!m->cfg.threaded || !port->timers);
 	pthread_mutex_unlock(&port->work_lock);
 	return idle;
 }
@@ -602,10 +809,20 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&port->work_lock);
 	while (!port->worker_stop) {
+		uint64_t next = expire_timers_locked(port, host_monotonic_ns());
 		struct ik_os_work *work = dequeue_work_locked(port);
 
 		if (!work) {
-			pthread_cond_wait(&port->work_cond, &port->work_lock);
+			if (next == UINT64_MAX) {
+				pthread_cond_wait(&port->work_cond, &port->work_lock);
+			} else {
+				struct timespec ts = {
+					.tv_sec = (time_t)(next / 1000000000ull),
+					.tv_nsec = (long)(next % 1000000000ull),
+				};
+
+				pthread_cond_timedwait(&port->work_cond, &port->work_lock, &ts);
+			}
 			continue;
 		}
 		port->worker_busy = true;
@@ -618,6 +835,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&port->work_lock);
 	return NULL;
 }
+
 
 /* ---- Register access -------------------------------------------------------------------------- */
 
@@ -793,7 +1011,15 @@ int sim_port_machine_init(struct sim_machine *m)
 	for (unsigned int i = 0; i < SIM_MAX_CPUS; i++)
 		pthread_mutex_init(&port->icr_lock[i], NULL);
 	pthread_mutex_init(&port->work_lock, NULL);
-	pthread_cond_init(&port->work_cond, NULL);
+	{
+		pthread_condattr_t attr;
+
+		/* Timer deadlines are on CLOCK_MONOTONIC (host_monotonic_ns()). */
+		pthread_condattr_init(&attr);
+		pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		pthread_cond_init(&port->work_cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
 	m->port = port;
 	if (m->cfg.threaded) {
 		if (pthread_create(&port->worker, NULL, worker_main, m)) {

@@ -153,6 +153,7 @@ struct ik_irq_info {
 	unsigned int nr_actions;
 	uint64_t unhandled;   /* current unhandled count of the spurious detector */
 	uint64_t spurious_disables;
+	uint64_t storms;      /* handled storms detected by the storm policy */
 	const char *chip_name;
 	const char *action_name;
 };
@@ -176,6 +177,54 @@ int ik_core_init(void);
  * Return: 0, -IK_EBUSY if interrupts or domains remain (nothing freed).
  */
 int ik_core_exit(void);
+
+/*
+ * Handled storms: a device stuck asserting while its handler keeps saying
+ * IK_IRQ_HANDLED is invisible to the spurious detector.  A storm policy
+ * (off by default) counts handled interrupts per window; more than
+ * @max_per_window in @window_ns is a storm.
+ */
+enum ik_storm_action {
+	IK_STORM_REPORT,        /* call @report and count, nothing else */
+	IK_STORM_MASK_BACKOFF,  /* also mask the line for @backoff_ns */
+};
+
+struct ik_storm_policy {
+	uint32_t max_per_window;        /* > 0 */
+	uint64_t window_ns;             /* > 0 */
+	enum ik_storm_action action;
+	uint64_t backoff_ns;            /* > 0 for IK_STORM_MASK_BACKOFF */
+	/*
+	 * Optional; runs in hard interrupt context with the descriptor lock
+	 * held: must not sleep nor call ik_* functions on @irq.  @count is
+	 * the number of handled interrupts in the window that overflowed.
+	 */
+	void (*report)(unsigned int irq, uint64_t count, void *ctx);
+	void *ctx;
+};
+
+/**
+ * ik_irq_set_storm_policy - set, replace or remove the handled-storm policy
+ * @irq:    interrupt number
+ * @policy: copied; NULL removes the policy
+ *
+ * IK_STORM_MASK_BACKOFF: on a storm the line is disabled and masked at
+ * once, IK_IRQS_STORM_BACKOFF is set and the policy holds one level of the
+ * disable depth.  After @backoff_ns (sleepable context) that level is
+ * dropped: at depth zero the line is unmasked and an interrupt latched in
+ * the meantime is replayed.  Driver disables during a back-off nest on top
+ * of it; a driver enable that would take the policy's level is unbalanced
+ * (-IK_EINVAL from ik_enable_irq(), nothing changes).  Removing the policy
+ * or freeing the last handler ends a back-off at once (the timer is
+ * cancelled and waited for); the descriptor's free does the same.
+ * Replacing a policy keeps a back-off in progress.
+ *
+ * Context: sleepable.
+ * Return: 0; -IK_ENOENT (no such irq); -IK_EINVAL (zero max_per_window or
+ * window_ns, unknown action, zero backoff_ns for MASK_BACKOFF);
+ * -IK_ENOMEM (first policy of the line; nothing changes).
+ */
+int ik_irq_set_storm_policy(unsigned int irq, const struct ik_storm_policy *policy);
 
 /* Spurious-detection thresholds (Linux's defaults); tests may tune them. */
 struct ik_spurious_config {

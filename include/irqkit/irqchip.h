@@ -50,6 +50,7 @@ struct ik_irq_chip;
 #define IK_IRQS_NOREQUEST         IK_BIT(4) /* allocation not complete */
 #define IK_IRQS_NOAUTOEN          IK_BIT(5)
 #define IK_IRQS_DISABLE_UNLAZY    IK_BIT(6) /* mask at disable time, not lazily */
+#define IK_IRQS_STORM_BACKOFF     IK_BIT(7) /* masked by the storm policy; holds one depth */
 
 /* Common data: one per interrupt, shared by all hierarchy levels. */
 struct ik_irq_common_data {

@@ -137,6 +137,36 @@ struct ik_os_work {
  */
 void ik_os_work_queue(struct ik_os_work *work);
 
+/* ---- One-shot timers ------------------------------------------------------ */
+
+struct ik_os_timer {
+	void (*fn)(struct ik_os_timer *timer);
+	/* Owned by the host; zero before first use (ik_os_alloc memory is). */
+	uint64_t host_private[8];
+};
+
+/**
+ * ik_os_timer_arm - run @timer->fn(@timer) once, @delay_ns from now
+ *
+ * The callback runs in sleepable process context (like ik_os_work_queue()
+ * work), never before the delay has passed on ik_os_time_ns().  Arming a
+ * timer that is pending (armed, or expired with its callback not yet
+ * started) is a no-op; arming it from its own callback is allowed.
+ * Context: any.
+ */
+void ik_os_timer_arm(struct ik_os_timer *timer, uint64_t delay_ns);
+
+/**
+ * ik_os_timer_cancel_sync - disarm @timer and wait for its callback
+ *
+ * After return the callback is not running and will not run unless the
+ * timer is armed again, so the memory holding @timer may be freed.  Called
+ * from the callback itself it only disarms (it cannot wait for itself).
+ * Context: sleepable; the caller must not hold anything the callback takes.
+ * Return: true if a pending run was cancelled.
+ */
+bool ik_os_timer_cancel_sync(struct ik_os_timer *timer);
+
 /* ---- Register access --------------------------------------------------- */
 
 /*

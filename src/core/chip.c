@@ -210,7 +210,7 @@ ik_irqreturn_t ik_handle_irq_event(struct ik_irq_desc *desc)
 
 	ik_os_spin_lock(&desc->lock);
 	/* Fast path: a handled interrupt on a line with no unhandled history. */
-	if (retval != IK_IRQ_HANDLED || desc->irqs_unhandled)
+	if (retval != IK_IRQ_HANDLED || desc->irqs_unhandled || desc->storm)
 		ik_note_interrupt(desc, (ik_irqreturn_t)retval);
 	ik_irqd_clear(&desc->irq_data, IK_IRQD_INPROGRESS);
 	return (ik_irqreturn_t)retval;

@@ -35,6 +35,8 @@ struct ik_irq_desc {
 	uint32_t irqs_unhandled;
 	uint64_t last_unhandled_ns;
 	uint64_t spurious_disables;
+	struct ik_storm *storm;         /* handled-storm policy (storm.c), or NULL */
+	uint64_t storms;                /* storms detected, under lock */
 	uint32_t threads_handled;       /* threaded handlers that returned HANDLED */
 	uint32_t threads_handled_last;  /* snapshot, bit 31: accounting deferred */
 	/* Threaded handlers. */
@@ -112,6 +114,11 @@ int ik_check_irq_resend(struct ik_irq_desc *desc, bool inject);
 /* spurious.c */
 void ik_note_interrupt(struct ik_irq_desc *desc, ik_irqreturn_t ret);
 void ik_spurious_reset(struct ik_irq_desc *desc);
+
+/* storm.c */
+void ik_storm_note(struct ik_irq_desc *desc);
+void ik_storm_stop(struct ik_irq_desc *desc);
+void ik_storm_free(struct ik_irq_desc *desc);
 
 /* manage.c */
 void ik_irq_wake_thread(struct ik_irq_desc *desc, struct ik_irqaction *action);

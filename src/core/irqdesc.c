@@ -203,6 +203,8 @@ static struct ik_irq_desc *desc_alloc(unsigned int irq, const struct ik_irq_affi
 
 static void desc_free(struct ik_irq_desc *desc)
 {
+	/* No back-off timer may run on a freed descriptor. */
+	ik_storm_free(desc);
 	ik_os_mutex_destroy(&desc->request_mutex);
 	ik_os_free(desc->kstat);
 	ik_os_free(desc);
@@ -334,6 +336,7 @@ int ik_irq_get_info(unsigned int irq, struct ik_irq_info *info)
 	info->nr_actions = desc->nr_actions;
 	info->unhandled = desc->irqs_unhandled;
 	info->spurious_disables = desc->spurious_disables;
+	info->storms = desc->storms;
 	info->chip_name = desc->irq_data.chip ? desc->irq_data.chip->name : "none";
 	info->action_name = desc->action ? desc->action->name : NULL;
 	ik_os_spin_unlock_irqrestore(&desc->lock, flags);

@@ -270,6 +270,8 @@ int ik_free_irq(unsigned int irq, void *dev_id)
 	ik_chip_bus_sync_unlock(desc);
 
 	wait_for_handlers(desc);
+	if (last)
+		ik_storm_stop(desc);
 
 	/* Deactivate only now: the hardware stays programmed until no handler runs. */
 	if (last) {
@@ -336,7 +338,9 @@ int ik_enable_irq(unsigned int irq)
 
 	if (!desc)
 		return -IK_ENOENT;
-	if (desc->depth == 0) {
+	if (desc->depth == 0 ||
+	    (desc->depth == 1 && (desc->istate & IK_IRQS_STORM_BACKOFF))) {
+		/* The storm back-off's level is not the driver's to drop. */
 		ik_warn("irqkit: unbalanced enable for irq %u", irq);
 		ret = -IK_EINVAL;
 	} else if (desc->depth == 1) {

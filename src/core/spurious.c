@@ -58,6 +58,9 @@ void ik_note_interrupt(struct ik_irq_desc *desc, ik_irqreturn_t ret)
 	unsigned int bits = (unsigned int)ret;
 
 	ik_lockdep_assert_held(&desc->lock);
+	/* An explicit storm policy applies even to IK_IRQF_NO_DEBUG lines. */
+	if (ik_unlikely(desc->storm) && (bits & IK_IRQ_HANDLED))
+		ik_storm_note(desc);
 	if (desc->action && (desc->action->flags & IK_IRQF_NO_DEBUG))
 		return;
 	if (bits & ~(unsigned int)(IK_IRQ_HANDLED | IK_IRQ_WAKE_THREAD))

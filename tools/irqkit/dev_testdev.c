@@ -186,9 +186,10 @@ static int testdev_create(struct world *w, struct tool_device *d, const void *pa
 	/*
 	 * The test device's driver composes compatibility-format messages and
 	 * is not an MSI-core device domain: it cannot sit behind interrupt
-	 * remapping, which blocks such messages.
+	 * remapping, which blocks such messages, nor under a parent other than
+	 * x86's (the ITS platform's parent expects MSI-core allocation info).
 	 */
-	if (w->mcfg.remapping) {
+	if (w->mcfg.remapping || strcmp(w->mcfg.plat->name, "x86")) {
 		free(pv);
 		return -IK_ENOTSUPP;
 	}

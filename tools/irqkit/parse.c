@@ -258,7 +258,8 @@ static const char *const stat_names_list[] = {
 	"msi-accepted", "msi-no-dest", "msi-illegal-vector", "msi-bad-format", "no-idt",
 	"interrupts-taken", "ipis-sent", "unmapped-writes", "msi-coalesced", "eois",
 	"level-eois", "events-run", "nmis", "offline-discarded", "warnings", "unhandled-vectors",
-	"dmar-interrupts", "dmar-faults", NULL,
+	"dmar-interrupts", "dmar-faults", "its-translations", "its-dropped", "its-coalesced",
+	NULL,
 };
 
 const char *const *tool_stat_names(void);
