@@ -136,6 +136,16 @@ int ik_irq_set_affinity(unsigned int irq, const ik_cpumask_t *mask);
 int ik_irq_get_effective_affinity(unsigned int irq, ik_cpumask_t *mask);
 
 /**
+ * ik_irq_get_affinity - the CPUs requested for @irq (by the driver, the
+ * spreading of managed interrupts, or ik_irq_set_affinity()); reported
+ * separately from the effective affinity, which is where the hardware
+ * actually delivers (one CPU of this mask on x86).
+ * Context: atomic-safe (takes the descriptor lock with interrupts off).
+ * Return: 0, -IK_ENOENT.
+ */
+int ik_irq_get_affinity(unsigned int irq, ik_cpumask_t *mask);
+
+/**
  * ik_irq_count_cpu - interrupts handled by @irq on @cpu (flow handler entries)
  * Context: any.  Return: the count, 0 for unknown irq or cpu.
  */

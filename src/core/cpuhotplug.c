@@ -20,18 +20,18 @@ bool ik_irq_desc_has_action(const struct ik_irq_desc *desc)
 void ik_irq_shutdown_managed(struct ik_irq_desc *desc)
 {
 	struct ik_irq_data *d = &desc->irq_data;
-	bool was_disabled = desc->depth > 0;
+	unsigned int depth = desc->depth;
 
 	ik_lockdep_assert_held(&desc->lock);
 	ik_irq_shutdown(desc);
 	ik_irq_domain_deactivate_irq(d);
 	ik_irqd_set(d, IK_IRQD_MANAGED_SHUTDOWN);
 	/*
-	 * Remember a driver's disable across the shutdown: depth is 1 while
-	 * shut down, one more if the driver had disabled the line.
+	 * Remember a driver's disables across the shutdown: depth is 1 while
+	 * shut down, plus the driver's whole nesting (ik_irq_shutdown() set
+	 * it to 1; restart takes the 1 away again).
 	 */
-	if (was_disabled)
-		desc->depth++;
+	desc->depth = 1 + depth;
 }
 
 static int restart_managed(unsigned int irq, void *arg)

@@ -473,6 +473,19 @@ void ik_irq_move_pending(struct ik_irq_desc *desc)
 		ik_unmask_irq(desc);
 }
 
+int ik_irq_get_affinity(unsigned int irq, ik_cpumask_t *mask)
+{
+	struct ik_irq_desc *desc = ik_irq_to_desc(irq);
+	ik_irqflags_t flags;
+
+	if (!desc || !mask)
+		return -IK_ENOENT;
+	flags = ik_os_spin_lock_irqsave(&desc->lock);
+	ik_cpumask_copy(mask, &desc->common.affinity);
+	ik_os_spin_unlock_irqrestore(&desc->lock, flags);
+	return 0;
+}
+
 int ik_irq_get_effective_affinity(unsigned int irq, ik_cpumask_t *mask)
 {
 	struct ik_irq_desc *desc = ik_irq_to_desc(irq);

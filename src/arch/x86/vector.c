@@ -612,7 +612,12 @@ static int migrate_one(unsigned int irq, void *arg)
 		ik_cpumask_copy(&mask, &desc->pending_mask);
 	else
 		ik_cpumask_copy(&mask, &outer->common->affinity);
-	if (!ik_cpumask_and(&mask, &mask, ik_cpu_online_mask())) {
+	/*
+	 * Pass the requested mask itself, not its online part: the move uses
+	 * only online CPUs anyway, and the requested affinity (reported apart
+	 * from the effective one) must keep the CPU going away.
+	 */
+	if (!ik_cpumask_intersects(&mask, ik_cpu_online_mask())) {
 		if (apicd->is_managed) {
 			ik_irq_shutdown_managed(desc);
 			goto out_unlock;
