@@ -190,8 +190,10 @@ ik_irqreturn_t ik_handle_irq_event(struct ik_irq_desc *desc)
 	/*
 	 * The action list cannot change under us: free takes the descriptor
 	 * lock to unlink and then waits for IK_IRQD_INPROGRESS to clear.
+	 * The links are still read with acquire: a request or free may
+	 * publish or unlink concurrently, outside our lock hold.
 	 */
-	for (action = desc->action; action; action = action->next) {
+	for (action = IK_READ_ONCE(desc->action); action; action = IK_READ_ONCE(action->next)) {
 		ik_irqreturn_t res = action->handler(desc->irq_data.irq, action->dev_id);
 
 		if (res == IK_IRQ_WAKE_THREAD) {

@@ -199,7 +199,8 @@ int ik_request_threaded_irq(unsigned int irq, ik_irq_handler_t handler,
 	/* Install before startup: an interrupt at startup must find its action. */
 	for (pp = &desc->action; *pp; pp = &(*pp)->next)
 		;
-	*pp = action;
+	/* Release: a flow handler walking the list locklessly sees it initialised. */
+	IK_WRITE_ONCE(*pp, action);
 	desc->nr_actions++;
 	if (first) {
 		if (flags & IK_IRQF_NO_AUTOEN) {
@@ -217,7 +218,7 @@ int ik_request_threaded_irq(unsigned int irq, ik_irq_handler_t handler,
 	return 0;
 
 err_uninstall:
-	*pp = NULL;
+	IK_WRITE_ONCE(*pp, NULL);
 	desc->nr_actions--;
 	ik_irq_shutdown(desc);
 	ik_irq_domain_deactivate_irq(&desc->irq_data);
@@ -261,7 +262,7 @@ int ik_free_irq(unsigned int irq, void *dev_id)
 	 * another CPU only because we wait for INPROGRESS below before the
 	 * action is freed: the handler may still be walking the old list.
 	 */
-	*pp = action->next;
+	IK_WRITE_ONCE(*pp, action->next);
 	desc->nr_actions--;
 	last = desc->action == NULL;
 	if (last)
