@@ -662,6 +662,8 @@ static int release_left_behind(unsigned int irq, void *arg)
 int ik_x86_cpu_offline(void)
 {
 	unsigned int cpu = ik_os_cpu_id();
+	unsigned int irqs[IK_X86_NR_VECTORS];
+	unsigned int nr = 0;
 	ik_irqflags_t flags;
 	bool ok;
 
@@ -677,9 +679,26 @@ int ik_x86_cpu_offline(void)
 	if (!ok)
 		return -IK_ENOSPC;
 
+	/*
+	 * Only interrupts with a vector on this CPU (current, or the previous
+	 * one of a move in progress) have anything to do here, and each of
+	 * them holds a slot of its vector table: walk those (a snapshot taken
+	 * before anything moves), not every interrupt of the system, so that
+	 * an offline costs time in the vectors it migrates.
+	 */
 	flags = ik_os_irq_save();
-	ik_irq_for_each(migrate_one, &cpu);
-	ik_irq_for_each(release_left_behind, &cpu);
+	ik_os_spin_lock(&vec.lock);
+	for (unsigned int v = 0; v < IK_X86_NR_VECTORS; v++) {
+		struct ik_irq_desc *desc = vec.vector_irq[cpu][v];
+
+		if (vector_is_desc(desc))
+			irqs[nr++] = ik_irq_desc_get_irq_data(desc)->irq;
+	}
+	ik_os_spin_unlock(&vec.lock);
+	for (unsigned int i = 0; i < nr; i++)
+		migrate_one(irqs[i], &cpu);
+	for (unsigned int i = 0; i < nr; i++)
+		release_left_behind(irqs[i], &cpu);
 	ik_os_spin_lock(&vec.lock);
 	ik_irq_matrix_offline(vec.matrix, cpu);
 	ik_os_spin_unlock(&vec.lock);
