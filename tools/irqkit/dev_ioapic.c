@@ -7,6 +7,7 @@
  * requester id).
  *
  *   device NAME ioapic [pins N] [level PINS] [base ADDR] [rid BB:DD.F]
+ *                      [wire-rid BB:DD.F]
  *
  * Space "pin" (N pins, 1-240, default 24); index = input pin.  Pins listed
  * in "level" (like 9,16-19) are level-triggered, the others edge.  A fire
@@ -19,6 +20,11 @@
  *    previous one not yet EOId) it coalesces; while masked it is lost.
  * Lost and coalesced fires count as blocked (fired, not sent).
  * hw-masked is the entry's mask bit, hw-pending its Remote IRR.
+ *
+ * "wire-rid" is the requester id the hardware really puts on its messages
+ * when it differs from "rid", the one the firmware told the driver (a wrong
+ * DMAR device scope): with remapping on, the unit blocks them as a
+ * source-id fault, recorded by the DMAR fault interrupt.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +39,9 @@
 
 struct ioapic_params {
 	unsigned int pins;
-	bool base_given, rid_given;
+	bool base_given, rid_given, wire_given;
 	uint64_t base;
-	uint16_t rid;
+	uint16_t rid, wire_rid;
 	uint64_t level[(SIM_IOAPIC_MAX_PINS + 63) / 64];
 	unsigned int level_tok;      /* token of the highest level pin, for the range check */
 	unsigned int level_max;      /* highest pin named in "level" */
@@ -181,9 +187,17 @@ static void *ioapic_parse(struct pcur *p)
 			if (ioapic_parse_rid(p, &ip->rid))
 				goto fail;
 			ip->rid_given = true;
+		} else if (p_accept(p, "wire-rid")) {
+			if (ip->wire_given) {
+				p_error_at(p, t, "'wire-rid' given twice");
+				goto fail;
+			}
+			if (ioapic_parse_rid(p, &ip->wire_rid))
+				goto fail;
+			ip->wire_given = true;
 		} else {
 			p_expected(p, "an ioapic parameter (pins N, level PINS, base ADDR, "
-				      "rid BB:DD.F)");
+				      "rid BB:DD.F, wire-rid BB:DD.F)");
 			goto fail;
 		}
 	}
@@ -224,7 +238,7 @@ static int ioapic_create(struct world *w, struct tool_device *d, const void *par
 	sc.base = pv->base;
 	sc.nr_pins = ip->pins;
 	sc.rid_given = true;
-	sc.requester_id = pv->rid;
+	sc.requester_id = ip->wire_given ? ip->wire_rid : pv->rid;
 	/* The I/O APIC stays mapped until the machine goes, even after "remove". */
 	pv->hw = sim_ioapic_create(w->m, &sc);
 	if (!pv->hw) {
@@ -378,7 +392,8 @@ static const struct tool_kind ioapic_kind = {
 	.name = "ioapic",
 	.summary = "x86 I/O APIC: edge and level pins, Remote IRR and directed EOI, per-device "
 		   "domain (under IR when remapping is on)",
-	.usage = "[pins N (1-240, default 24)] [level PINS] [base ADDR] [rid BB:DD.F]",
+	.usage = "[pins N (1-240, default 24)] [level PINS] [base ADDR] [rid BB:DD.F] "
+		 "[wire-rid BB:DD.F]",
 	.parse = ioapic_parse,
 	.spaces = ioapic_spaces,
 	.create = ioapic_create,
