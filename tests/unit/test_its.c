@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include <irqkit/drivers/ims_slots.h>
+#include <irqkit/drivers/testdev.h>
 #include <irqkit/ims.h>
 #include <irqkit/its.h>
 
@@ -696,6 +697,23 @@ static void test_ims_on_its(void **state)
  * shares it (one device id) and gets -IK_ENOSPC once it is full, with
  * nothing left behind.
  */
+/*
+ * A driver's own per-device domain (not built by the MSI core) below the
+ * ITS is refused, not read as MSI alloc info.  (Regression: it crashed.)
+ */
+static void test_foreign_child_refused(void **state)
+{
+	struct ik_irq_domain *d;
+	struct fx f;
+
+	fx_up(&f, 5);
+	d = ik_testdev_domain_create(ik_its_domain(), TB_DEV_BASE, 4, "foreign");
+	assert_non_null(d);
+	assert_int_equal(ik_testdev_alloc_irqs(d, 0, 1, NULL), -IK_EINVAL);
+	assert_int_equal(ik_testdev_domain_remove(d), 0);
+	fx_down(&f);
+}
+
 static void test_itt_sized_at_first_allocation(void **state)
 {
 	struct sim_ims_slots_config c = { .nr_slots = 8, .nr_msix = 2, .bar0_addr = 0xC0100000ull,
@@ -834,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_multi_msi_event_range),
 		cmocka_unit_test(test_unmapped_device_dropped),
 		cmocka_unit_test(test_ims_on_its),
+		cmocka_unit_test(test_foreign_child_refused),
 		cmocka_unit_test(test_itt_sized_at_first_allocation),
 		cmocka_unit_test(test_failure_injection),
 	};

@@ -432,11 +432,16 @@ static const struct ik_irq_chip its_chip = {
 
 /* ---- Domain ------------------------------------------------------------------------------ */
 
+/*
+ * Only MSI-core device domains pass an ik_msi_alloc_info.  The MSI_DEVICE
+ * flag alone is not enough: a driver's own per-device domain (the test
+ * device's) carries it with an argument of its own.
+ */
 static bool from_msi_device_domain(unsigned int virq)
 {
 	struct ik_irq_data *outer = ik_irq_get_irq_data(virq);
 
-	return outer && (ik_irq_domain_flags(outer->domain) & IK_IRQ_DOMAIN_FLAG_MSI_DEVICE);
+	return outer && ik_msi_get_domain_info(outer->domain);
 }
 
 /* Give back LPIs and events of @ii; the device goes with its last event. ITS lock held. */
