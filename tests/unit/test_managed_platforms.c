@@ -15,7 +15,8 @@
  *    (it is started for real by the last enable) and the event that
  *    arrived while disabled delivered after enable, on its CPU;
  *  - requested (ik_irq_get_affinity) and effective affinity are reported
- *    separately and stay so across a migration.
+ *    separately and stay so across a migration;
+ *  - the old CPU of a move in progress going offline leaks no vector.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -411,6 +412,70 @@ static void test_managed_shutdown_restart_depth(void **state)
 	fx_down(&f);
 }
 
+static ik_cpumask_t call_mask;
+
+static void set_mask_fn(void *arg)
+{
+	struct call *c = arg;
+
+	c->ret = ik_irq_set_affinity(c->irq, &call_mask);
+}
+
+/* Move @irq to @cpu, called on the CPU serving it. */
+static void move_to(struct fx *f, unsigned int irq, unsigned int cpu)
+{
+	struct ik_x86_irq_target t;
+	struct call c = { .irq = irq };
+
+	assert_int_equal(ik_x86_irq_target(irq, &t), 0);
+	ik_cpumask_clear(&call_mask);
+	ik_cpumask_set_cpu(cpu, &call_mask);
+	testbed_on_cpu(&f->pb.tb, t.cpu, set_mask_fn, &c);
+	assert_int_equal(c.ret, 0);
+}
+
+/*
+ * The old CPU of a move still in progress (no interrupt on the new vector
+ * yet) goes offline: its vector is released with it (no leak, matrix
+ * consistent), the interrupt is delivered on the new CPU, and the CPU
+ * comes back with nothing of it allocated.  Catches an offline that only
+ * looks at interrupts whose current target is the dying CPU.
+ */
+static void test_old_cpu_of_move_offline(void **state)
+{
+	bool ir = *(bool *)*state;
+	struct ik_x86_irq_target t;
+	struct fx f;
+	unsigned int irq;
+
+	fx_up(&f, ir, NCPUS, 14);
+	fx_alloc(&f, 2, 1, 0);
+	irq = f.v[0].irq;
+	move_to(&f, irq, 1);
+	fire_expect(&f, 0, 1);
+	assert_int_equal(ik_x86_irq_target(irq, &t), 0);
+	assert_int_equal(t.cpu, 1);
+	assert_false(t.move_in_progress);
+	assert_int_equal(cpu_stats(1).allocated, 1);
+
+	move_to(&f, irq, 2);
+	assert_int_equal(ik_x86_irq_target(irq, &t), 0);
+	assert_int_equal(t.cpu, 2);
+	assert_true(t.move_in_progress);
+	assert_int_equal(t.prev_cpu, 1);
+	assert_int_equal(testbed_cpu_offline(&f.pb.tb, 1), 0);
+	assert_int_equal(ik_x86_irq_target(irq, &t), 0);
+	assert_false(t.move_in_progress);
+	assert_int_equal(t.cpu, 2);
+	assert_int_equal(ik_x86_matrix_check(), 0);
+	fire_expect(&f, 0, 2);
+	assert_int_equal(f.v[0].last_cpu, 2);
+	assert_int_equal(testbed_cpu_online(&f.pb.tb, 1), 0);
+	assert_int_equal(cpu_stats(1).allocated, 0);
+	assert_int_equal(ik_x86_matrix_check(), 0);
+	fx_down(&f);
+}
+
 static bool with_ir = true, without_ir = false;
 
 int main(void)
@@ -422,6 +487,8 @@ int main(void)
 		cmocka_unit_test_prestate(test_offline_admission, &with_ir),
 		cmocka_unit_test_prestate(test_managed_shutdown_restart_depth, &without_ir),
 		cmocka_unit_test_prestate(test_managed_shutdown_restart_depth, &with_ir),
+		cmocka_unit_test_prestate(test_old_cpu_of_move_offline, &without_ir),
+		cmocka_unit_test_prestate(test_old_cpu_of_move_offline, &with_ir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
