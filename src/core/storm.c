@@ -14,7 +14,8 @@
  * IK_IRQS_STORM_BACKOFF, so driver disable/enable nest around it and a
  * driver enable can never take the policy's level (manage.c refuses it).
  * The level is dropped by the timer callback, by removing the policy, or
- * forgotten when the last handler goes (shutdown resets the depth).
+ * forgotten when the last handler goes (shutdown resets the depth); across
+ * a managed shutdown it is dropped from the nesting the shutdown keeps.
  *
  * Without a policy the only cost is the desc->storm test in the flow
  * handler's fast path.
@@ -35,9 +36,17 @@ static void storm_end_backoff(struct ik_irq_desc *desc)
 	if (!(desc->istate & IK_IRQS_STORM_BACKOFF))
 		return;
 	desc->istate &= ~IK_IRQS_STORM_BACKOFF;
-	/* Shut down meanwhile: ik_irq_shutdown() reset the depth, nothing to drop. */
-	if (!ik_irqd_test(&desc->irq_data, IK_IRQD_STARTED))
+	if (!ik_irqd_test(&desc->irq_data, IK_IRQD_STARTED)) {
+		/*
+		 * Shut down meanwhile.  A free reset the depth: nothing to
+		 * drop.  A managed shutdown kept the whole nesting on top of
+		 * its own level (cpuhotplug.c): drop ours from it, or the
+		 * restart would find the line still disabled.
+		 */
+		if (ik_irqd_test(&desc->irq_data, IK_IRQD_MANAGED_SHUTDOWN) && desc->depth > 1)
+			desc->depth--;
 		return;
+	}
 	if (IK_WARN_ON(!desc->depth))
 		return;
 	if (--desc->depth)

@@ -141,12 +141,18 @@ static void call_fn(void *arg)
 	}
 }
 
-static int do_op(struct line *l, enum op op, const struct ik_storm_policy *p, unsigned int n)
+static int do_op_on(struct line *l, unsigned int cpu, enum op op,
+		    const struct ik_storm_policy *p, unsigned int n)
 {
 	struct call c = { .l = l, .op = op, .policy = p, .n = n };
 
-	testbed_on_cpu(l->tb, 0, call_fn, &c);
+	testbed_on_cpu(l->tb, cpu, call_fn, &c);
 	return c.ret;
+}
+
+static int do_op(struct line *l, enum op op, const struct ik_storm_policy *p, unsigned int n)
+{
+	return do_op_on(l, 0, op, p, n);
 }
 
 static struct ik_storm_policy backoff_policy(struct line *l)
@@ -441,6 +447,59 @@ static void test_remove_policy_during_backoff(void **state)
 	teardown(&tb, &l);
 }
 
+/*
+ * A managed line whose CPU goes offline during a back-off: the shutdown
+ * keeps the nesting (back-off level included); the back-off's end drops its
+ * level from it, so the CPU's return restarts the line instead of leaving
+ * it disabled at depth 1.
+ */
+static void test_managed_shutdown_during_backoff(void **state)
+{
+	struct testbed_opts o = { .nr_cpus = 2, .seed = 10, .interleave_permille = 1000 };
+	struct ik_irq_affinity_desc aff = { .is_managed = true };
+	struct testbed tb;
+	struct line l;
+	struct ik_irq_info info;
+	struct ik_storm_policy p;
+	int virq;
+
+	testbed_init(&tb, &o);
+	ik_cpumask_clear(&aff.mask);
+	ik_cpumask_set_cpu(1, &aff.mask);
+	virq = testbed_alloc(&tb, 0, 1, &aff);
+	assert_true(virq > 0);
+	l = (struct line){ .tb = &tb, .irq = (unsigned int)virq, .slot = 0 };
+	p = backoff_policy(&l);
+	assert_int_equal(do_op(&l, OP_REQUEST, NULL, 0), 0);
+	assert_int_equal(do_op(&l, OP_POLICY, &p, 0), 0);
+	assert_int_equal(do_op_on(&l, 1, OP_STORM, NULL, 101), 0);
+	assert_int_equal(l.runs, 101);
+	info = info_of(&l);
+	assert_true(info.istate & IK_IRQS_STORM_BACKOFF);
+	assert_int_equal(info.depth, 1);
+
+	assert_int_equal(testbed_cpu_offline(&tb, 1), 0);
+	info = info_of(&l);
+	assert_true(info.state & IK_IRQD_MANAGED_SHUTDOWN);
+	assert_int_equal(info.depth, 2);
+	sim_run_until_idle(tb.m);
+	info = info_of(&l);
+	assert_false(info.istate & IK_IRQS_STORM_BACKOFF);
+	assert_int_equal(info.depth, 1);
+
+	assert_int_equal(testbed_cpu_online(&tb, 1), 0);
+	sim_run_until_idle(tb.m);
+	info = info_of(&l);
+	assert_true(info.state & IK_IRQD_STARTED);
+	assert_int_equal(info.depth, 0);
+	assert_false(info.state & IK_IRQD_MASKED);
+	l.runs = 0;
+	assert_int_equal(do_op_on(&l, 1, OP_STORM, NULL, 50), 0);
+	assert_int_equal(l.runs, 50);
+	assert_int_equal(do_op(&l, OP_FREE, NULL, 0), 0);
+	teardown(&tb, &l);
+}
+
 /* Bad policies are refused and change nothing (no allocation, no counting). */
 static void test_bad_policies(void **state)
 {
@@ -534,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_driver_enable_disable_during_backoff),
 		cmocka_unit_test(test_free_during_backoff),
 		cmocka_unit_test(test_remove_policy_during_backoff),
+		cmocka_unit_test(test_managed_shutdown_during_backoff),
 		cmocka_unit_test(test_bad_policies),
 		cmocka_unit_test(test_alloc_failure),
 	};
