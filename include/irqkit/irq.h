@@ -102,8 +102,8 @@ int ik_irq_set_disable_unlazy(unsigned int irq, bool unlazy);
  * disabled is replayed.
  *
  * Context: atomic (but not for lines behind a sleeping bus lock).
- * Return: 0; -IK_ENOENT; -IK_EINVAL if the line is not disabled
- * (unbalanced enable, nothing changes).
+ * Return: 0; -IK_ENOENT; -IK_EINVAL if the line is not disabled, or only
+ * by a storm back-off (unbalanced enable, nothing changes).
  */
 int ik_enable_irq(unsigned int irq);
 

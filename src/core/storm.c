@@ -96,7 +96,7 @@ void ik_storm_note(struct ik_irq_desc *desc)
 	if (s->policy.action != IK_STORM_MASK_BACKOFF ||
 	    (desc->istate & IK_IRQS_STORM_BACKOFF))
 		return;
-	ik_warn("irqkit: irq %u: handled storm (%llu in %llu ns), masked for %llu ns",
+	ik_warn("irqkit: irq %u: handled storm (%llu in a %llu ns window), masked for %llu ns",
 		desc->irq_data.irq, (unsigned long long)count,
 		(unsigned long long)s->policy.window_ns, (unsigned long long)s->policy.backoff_ns);
 	desc->istate |= IK_IRQS_STORM_BACKOFF;
