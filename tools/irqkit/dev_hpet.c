@@ -40,44 +40,6 @@ struct hpet_priv {
 	uint16_t rid;
 };
 
-static int hpet_parse_rid(struct pcur *p, uint16_t *rid)
-{
-	const struct token *start = p_peek(p);
-	char buf[24];
-	size_t n = 0;
-	unsigned long v[3];
-	char *s = buf, *end;
-
-	for (int i = 0; i < 5 && !p_at_end(p); i++) {
-		const struct token *t = p_peek(p);
-
-		if (t->type != T_NUM && t->type != T_WORD && t->type != T_COLON && t->type != T_DOT)
-			break;
-		if (i > 0 && t->col != p->tl->tok[p->i - 1].col + p->tl->tok[p->i - 1].len)
-			break;
-		if (n + t->len >= sizeof(buf))
-			goto bad;
-		memcpy(buf + n, t->text, t->len);
-		n += t->len;
-		p_next(p);
-	}
-	buf[n] = 0;
-	for (int k = 0; k < 3; k++) {
-		static const unsigned long max[3] = { 0xFF, 0x1F, 7 };
-		static const char sep[3] = { ':', '.', 0 };
-
-		v[k] = strtoul(s, &end, 16);
-		if (end == s || v[k] > max[k] || *end != sep[k])
-			goto bad;
-		s = end + 1;
-	}
-	*rid = (uint16_t)(v[0] << 8 | v[1] << 3 | v[2]);
-	return 0;
-bad:
-	return p_error_at(p, start, "expected a requester ID BB:DD.F (hex bus, device 00-1f, "
-				    "function 0-7), like 00:1e.0");
-}
-
 static void *hpet_parse(struct pcur *p)
 {
 	struct hpet_params *hp = calloc(1, sizeof(*hp));
@@ -137,7 +99,7 @@ static void *hpet_parse(struct pcur *p)
 				p_error_at(p, t, "'rid' given twice");
 				goto fail;
 			}
-			if (hpet_parse_rid(p, &hp->rid))
+			if (p_bdf(p, "a requester ID", "00:1e.0", &hp->rid))
 				goto fail;
 			hp->rid_given = true;
 		} else {

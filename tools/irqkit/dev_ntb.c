@@ -65,44 +65,6 @@ struct ntb_priv {
 	uint64_t vfired[IK_NTB_NR_VECTORS];
 };
 
-static int ntb_parse_bdf(struct pcur *p, uint16_t *bdf)
-{
-	const struct token *start = p_peek(p);
-	char buf[24];
-	size_t n = 0;
-	unsigned long v[3];
-	char *s = buf, *end;
-
-	for (int i = 0; i < 5 && !p_at_end(p); i++) {
-		const struct token *t = p_peek(p);
-
-		if (t->type != T_NUM && t->type != T_WORD && t->type != T_COLON && t->type != T_DOT)
-			break;
-		if (i > 0 && t->col != p->tl->tok[p->i - 1].col + p->tl->tok[p->i - 1].len)
-			break;
-		if (n + t->len >= sizeof(buf))
-			goto bad;
-		memcpy(buf + n, t->text, t->len);
-		n += t->len;
-		p_next(p);
-	}
-	buf[n] = 0;
-	for (int k = 0; k < 3; k++) {
-		static const unsigned long max[3] = { 0xFF, 0x1F, 7 };
-		static const char sep[3] = { ':', '.', 0 };
-
-		v[k] = strtoul(s, &end, 16);
-		if (end == s || v[k] > max[k] || *end != sep[k])
-			goto bad;
-		s = end + 1;
-	}
-	*bdf = (uint16_t)(v[0] << 8 | v[1] << 3 | v[2]);
-	return 0;
-bad:
-	return p_error_at(p, start, "expected a PCI address BB:DD.F (hex bus, device 00-1f, "
-				    "function 0-7), like 05:00.0");
-}
-
 static void *ntb_parse(struct pcur *p)
 {
 	static const char *const updown[] = { "up", "down", NULL };
@@ -158,7 +120,7 @@ static void *ntb_parse(struct pcur *p)
 				p_error_at(p, t, "'bdf' given twice");
 				goto fail;
 			}
-			if (ntb_parse_bdf(p, &np->bdf))
+			if (p_bdf(p, "a PCI address", "05:00.0", &np->bdf))
 				goto fail;
 			np->bdf_given = true;
 		} else {

@@ -45,54 +45,6 @@ struct pci_priv {
 	uint64_t bar;
 };
 
-static int parse_bdf(struct pcur *p, uint16_t *bdf)
-{
-	const struct token *start = p_peek(p);
-	unsigned int v[3] = { 0, 0, 0 };
-	static const unsigned int max[3] = { 0xFF, 0x1F, 7 };
-	char buf[24];
-	size_t n = 0;
-
-	/* Gather BB:DD.F as written (it lexes as several tokens). */
-	for (int i = 0; i < 5 && !p_at_end(p); i++) {
-		const struct token *t = p_peek(p);
-
-		if (t->type != T_NUM && t->type != T_WORD && t->type != T_COLON && t->type != T_DOT)
-			break;
-		if (i > 0 && t->col != p->tl->tok[p->i - 1].col + p->tl->tok[p->i - 1].len)
-			break;
-		if (n + t->len >= sizeof(buf))
-			goto bad;
-		memcpy(buf + n, t->text, t->len);
-		n += t->len;
-		p_next(p);
-	}
-	buf[n] = 0;
-	{
-		char *s = buf, *end;
-
-		for (int k = 0; k < 3; k++) {
-			unsigned long x = strtoul(s, &end, 16);
-
-			if (end == s || x > max[k])
-				goto bad;
-			v[k] = (unsigned int)x;
-			if (k == 0 && *end != ':')
-				goto bad;
-			if (k == 1 && *end != '.')
-				goto bad;
-			if (k == 2 && *end)
-				goto bad;
-			s = end + 1;
-		}
-	}
-	*bdf = (uint16_t)(v[0] << 8 | v[1] << 3 | v[2]);
-	return 0;
-bad:
-	return p_error_at(p, start, "expected a PCI address BB:DD.F (hex bus, device 00-1f, "
-				    "function 0-7), like 01:00.0");
-}
-
 static void *pci_parse(struct pcur *p)
 {
 	struct pci_params *pp = calloc(1, sizeof(*pp));
@@ -142,7 +94,7 @@ static void *pci_parse(struct pcur *p)
 				p_error_at(p, t, "'bdf' given twice");
 				goto fail;
 			}
-			if (parse_bdf(p, &pp->bdf))
+			if (p_bdf(p, "a PCI address", "01:00.0", &pp->bdf))
 				goto fail;
 			pp->bdf_given = true;
 		} else {

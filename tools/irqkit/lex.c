@@ -526,3 +526,41 @@ int err_from_name(const char *name, size_t len)
 			return err_names[i].code;
 	return -1;
 }
+
+int p_bdf(struct pcur *p, const char *what, const char *example, uint16_t *bdf)
+{
+	static const unsigned long max[3] = { 0xFF, 0x1F, 7 };
+	static const char sep[3] = { ':', '.', 0 };
+	const struct token *start = p_peek(p);
+	char buf[24];
+	size_t n = 0;
+	unsigned long v[3];
+	char *s = buf, *end;
+
+	/* The lexer splits "04:00.0" into adjacent tokens: glue them back. */
+	for (int i = 0; i < 5 && !p_at_end(p); i++) {
+		const struct token *t = p_peek(p);
+
+		if (t->type != T_NUM && t->type != T_WORD && t->type != T_COLON && t->type != T_DOT)
+			break;
+		if (i > 0 && t->col != p->tl->tok[p->i - 1].col + p->tl->tok[p->i - 1].len)
+			break;
+		if (n + t->len >= sizeof(buf))
+			goto bad;
+		memcpy(buf + n, t->text, t->len);
+		n += t->len;
+		p_next(p);
+	}
+	buf[n] = 0;
+	for (int k = 0; k < 3; k++) {
+		v[k] = strtoul(s, &end, 16);
+		if (end == s || v[k] > max[k] || *end != sep[k])
+			goto bad;
+		s = end + 1;
+	}
+	*bdf = (uint16_t)(v[0] << 8 | v[1] << 3 | v[2]);
+	return 0;
+bad:
+	return p_error_at(p, start, "expected %s BB:DD.F (hex bus, device 00-1f, function 0-7), "
+			  "like %s", what, example);
+}

@@ -117,6 +117,11 @@ int p_number(struct pcur *p, const char *what, uint64_t min, uint64_t max, uint6
 int p_name(struct pcur *p, const char *what, char out[TOOL_NAME_MAX], struct loc *loc);
 /* One of @words (NULL-terminated); returns its index or -1. */
 int p_choice(struct pcur *p, const char *what, const char *const *words);
+/*
+ * A PCI bus/device/function "BB:DD.F" (hex) into @bdf; on error names
+ * @what ("a PCI address", "a requester ID") and shows @example.
+ */
+int p_bdf(struct pcur *p, const char *what, const char *example, uint16_t *bdf);
 /* A token's text as a NUL-terminated string (truncated to @size). */
 void tok_text(const struct token *t, char *buf, size_t size);
 
