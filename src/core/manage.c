@@ -144,7 +144,7 @@ int ik_request_threaded_irq(unsigned int irq, ik_irq_handler_t handler,
 		return -IK_EINVAL;
 	if (!desc)
 		return -IK_ENOENT;
-	if ((desc->istate & IK_IRQS_NOREQUEST) || !desc->irq_data.chip || !desc->handle_irq)
+	if (!desc->irq_data.chip || !desc->handle_irq)
 		return -IK_EPERM;
 	if (!handler) {
 		handler = default_primary_handler;
@@ -170,6 +170,11 @@ int ik_request_threaded_irq(unsigned int irq, ik_irq_handler_t handler,
 	ik_chip_bus_lock(desc);
 	lflags = ik_os_spin_lock_irqsave(&desc->lock);
 
+	/* istate is shared with flow handlers running on other CPUs: test it locked. */
+	if (desc->istate & IK_IRQS_NOREQUEST) {
+		ret = -IK_EPERM;
+		goto err_unlock;
+	}
 	ret = check_share(desc, action);
 	if (ret)
 		goto err_unlock;
