@@ -195,8 +195,6 @@ static int its_cpu_online(struct world *w, unsigned int cpu)
 static int its_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving)
 {
 	struct ik_its_irq_info info;
-	struct ik_x86_irq_target t;
-	int ret;
 
 	if (!ik_its_irq_info(irq, &info)) {
 		if (!info.mapped)
@@ -206,46 +204,8 @@ static int its_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vec
 		*moving = false; /* MOVI + SYNC complete in the call */
 		return 0;
 	}
-	ret = ik_x86_irq_target(irq, &t);
-	if (ret)
-		return ret;
-	if (t.has_reserved || t.vector == IK_X86_SHUTDOWN_VECTOR)
-		return -IK_ENOENT;
-	*cpu = t.cpu;
-	*vector = t.vector;
-	*moving = t.move_in_progress;
-	return 0;
-}
-
-static uint32_t its_cpu_hw_id(struct world *w, unsigned int cpu)
-{
-	return sim_cpu_apic_id(w->m, cpu);
-}
-
-static int its_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats *st)
-{
-	struct ik_irq_matrix_cpu_stats ms;
-	struct ik_x86_vector_stats vs;
-	int ret;
-
-	memset(st, 0, sizeof(*st));
-	ret = ik_x86_matrix_cpu_stats(cpu, &ms);
-	if (ret)
-		return ret;
-	ret = ik_x86_vector_stats(cpu, &vs);
-	if (ret)
-		return ret;
-	st->online = sim_cpu_is_online(w->m, cpu);
-	st->available = ms.available;
-	st->allocated = ms.allocated;
-	st->managed = ms.managed;
-	st->managed_allocated = ms.managed_allocated;
-	st->spurious = vs.spurious;
-	st->cleanups = vs.cleanups;
-	st->cleanups_postponed = vs.cleanups_postponed;
-	for (unsigned int v = 0; v < IK_X86_NR_VECTORS; v++)
-		st->taken += sim_cpu_vector_count(w->m, cpu, v);
-	return 0;
+	/* Not an LPI (the per-CPU notification interrupts): a plain x86 vector. */
+	return plat_x86_irq_target(irq, cpu, vector, moving);
 }
 
 static int its_stat(struct world *w, const char *name, uint64_t *v)
@@ -308,8 +268,8 @@ static const struct tool_platform its_platform = {
 	.cpu_online = its_cpu_online,
 	.irq_target = its_irq_target,
 	.cpu_id_name = "apic-id",
-	.cpu_hw_id = its_cpu_hw_id,
-	.cpu_stats = its_cpu_stats,
+	.cpu_hw_id = plat_x86_cpu_hw_id,
+	.cpu_stats = plat_x86_cpu_stats,
 	.stat = its_stat,
 	.summary_lines = its_summary,
 };

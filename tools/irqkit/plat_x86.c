@@ -200,7 +200,7 @@ static int x86_cpu_online(struct world *w, unsigned int cpu)
 	return ret;
 }
 
-static int x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving)
+int plat_x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving)
 {
 	struct ik_x86_irq_target t;
 	int ret = ik_x86_irq_target(irq, &t);
@@ -216,12 +216,12 @@ static int x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vec
 	return 0;
 }
 
-static uint32_t x86_cpu_hw_id(struct world *w, unsigned int cpu)
+uint32_t plat_x86_cpu_hw_id(struct world *w, unsigned int cpu)
 {
 	return sim_cpu_apic_id(w->m, cpu);
 }
 
-static int x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats *st)
+int plat_x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats *st)
 {
 	struct ik_irq_matrix_cpu_stats ms;
 	struct ik_x86_vector_stats vs;
@@ -293,10 +293,10 @@ static const struct tool_platform x86_platform = {
 	.msi_parent = x86_msi_parent,
 	.cpu_offline = x86_cpu_offline,
 	.cpu_online = x86_cpu_online,
-	.irq_target = x86_irq_target,
+	.irq_target = plat_x86_irq_target,
 	.cpu_id_name = "apic-id",
-	.cpu_hw_id = x86_cpu_hw_id,
-	.cpu_stats = x86_cpu_stats,
+	.cpu_hw_id = plat_x86_cpu_hw_id,
+	.cpu_stats = plat_x86_cpu_stats,
 	.stat = x86_stat,
 	.summary_lines = x86_summary,
 };

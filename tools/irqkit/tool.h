@@ -122,6 +122,16 @@ int p_choice(struct pcur *p, const char *what, const char *const *words);
  * @what ("a PCI address", "a requester ID") and shows @example.
  */
 int p_bdf(struct pcur *p, const char *what, const char *example, uint16_t *bdf);
+
+/*
+ * The x86 platform's CPU-side hooks (plat_x86.c), shared by platforms that
+ * run on the same x86 CPUs and vector domain (the ITS platform).
+ */
+struct plat_cpu_stats;
+struct world;
+int plat_x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving);
+uint32_t plat_x86_cpu_hw_id(struct world *w, unsigned int cpu);
+int plat_x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats *st);
 /* A token's text as a NUL-terminated string (truncated to @size). */
 void tok_text(const struct token *t, char *buf, size_t size);
 
