@@ -73,6 +73,14 @@ struct sim_pci_dev {
 	bool have_last;
 	uint64_t last_addr;
 	uint32_t last_data;
+	/*
+	 * Messages composed under the lock and still being written
+	 * (threaded mode): a configuration or MMIO read completion, or a
+	 * configuration write completion, may not pass them (PCIe ordering:
+	 * completions never pass posted writes), so those accesses wait.
+	 */
+	unsigned int posted;
+	pthread_cond_t posted_done;
 };
 
 struct sim_pci_bus {
@@ -356,6 +364,27 @@ static unsigned int collect_pending_locked(struct sim_pci_dev *dev, struct messa
 	return n;
 }
 
+/* A posted message leaves the device: begin under dev->lock, end without it. */
+static void posted_begin_locked(struct sim_pci_dev *dev)
+{
+	dev->posted++;
+}
+
+static void posted_end(struct sim_pci_dev *dev)
+{
+	pthread_mutex_lock(&dev->lock);
+	if (!--dev->posted)
+		pthread_cond_broadcast(&dev->posted_done);
+	pthread_mutex_unlock(&dev->lock);
+}
+
+/* A completion from @dev is about to be returned: let its posted writes land first. */
+static void posted_drain_locked(struct sim_pci_dev *dev)
+{
+	while (dev->posted)
+		pthread_cond_wait(&dev->posted_done, &dev->lock);
+}
+
 static void deliver_pending(struct sim_pci_dev *dev)
 {
 	struct message batch[MSG_BATCH];
@@ -364,9 +393,13 @@ static void deliver_pending(struct sim_pci_dev *dev)
 	do {
 		pthread_mutex_lock(&dev->lock);
 		n = collect_pending_locked(dev, batch, MSG_BATCH);
+		if (n)
+			posted_begin_locked(dev);
 		pthread_mutex_unlock(&dev->lock);
 		for (unsigned int i = 0; i < n; i++)
 			sim_dma_write32(dev->m, dev->bdf, batch[i].addr, batch[i].data);
+		if (n)
+			posted_end(dev);
 	} while (n == MSG_BATCH);
 }
 
@@ -518,6 +551,7 @@ static uint64_t bar_read(void *opaque, uint64_t offset, unsigned int size)
 	if (offset & (size - 1))
 		return ~0ull;
 	pthread_mutex_lock(&dev->lock);
+	posted_drain_locked(dev);
 	if (!dev->present || !w->mapped) {
 		pthread_mutex_unlock(&dev->lock);
 		return ~0ull;
@@ -599,6 +633,7 @@ static bool dev_cfg_read(struct sim_pci_dev *dev, unsigned int off, unsigned int
 	bool ok;
 
 	pthread_mutex_lock(&dev->lock);
+	posted_drain_locked(dev);
 	ok = dev->present;
 	if (ok)
 		*value = cfg_get(dev->cfg, off, size);
@@ -610,6 +645,8 @@ static void dev_cfg_write(struct sim_pci_dev *dev, unsigned int off, unsigned in
 			  uint32_t value, bool raw)
 {
 	pthread_mutex_lock(&dev->lock);
+	if (!raw)
+		posted_drain_locked(dev);
 	if (!dev->present) {
 		pthread_mutex_unlock(&dev->lock);
 		return;
@@ -724,6 +761,7 @@ static const struct sim_region_ops ecam_ops = {
 
 static void dev_free(struct sim_pci_dev *dev)
 {
+	pthread_cond_destroy(&dev->posted_done);
 	pthread_mutex_destroy(&dev->lock);
 	free(dev->table);
 	free(dev->pba);
@@ -1033,6 +1071,7 @@ struct sim_pci_dev *sim_pci_dev_create(struct sim_pci_bus *bus, uint16_t bdf,
 	dev->bdf = bdf;
 	dev->conf = *cfg;
 	pthread_mutex_init(&dev->lock, NULL);
+	pthread_cond_init(&dev->posted_done, NULL);
 	if (!init_config(dev) || !ensure_table_locked(dev, cfg->msix ? cfg->msix_table_size : 1)) {
 		dev_free(dev);
 		return NULL;
@@ -1187,9 +1226,13 @@ void sim_pci_dev_raise(struct sim_pci_dev *dev, unsigned int vector)
 		VSTAT_INC(dev, vector, raised);
 		VSTAT_INC(dev, vector, dropped_disabled);
 	}
-	pthread_mutex_unlock(&dev->lock);
 	if (send)
+		posted_begin_locked(dev);
+	pthread_mutex_unlock(&dev->lock);
+	if (send) {
 		sim_dma_write32(dev->m, dev->bdf, msg.addr, msg.data);
+		posted_end(dev);
+	}
 }
 
 bool sim_pci_dev_bus_master(struct sim_pci_dev *dev)

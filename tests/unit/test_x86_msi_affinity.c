@@ -206,6 +206,7 @@ static struct {
 	uint32_t raise_at_data;
 	uint32_t raise_at_dest;
 	bool raised;
+	struct fn *raise_fn;    /* the device that raises then (default: the watched one) */
 	bool mask_always_set;   /* every message write happened with the vector masked */
 } watch;
 
@@ -243,7 +244,7 @@ static void watch_hook(struct pcibed *p, const struct pb_cfg_write *w)
 	    dest_of(s.addr) == watch.raise_at_dest) {
 		/* The device sends right now, between two register writes. */
 		watch.raised = true;
-		sim_pci_dev_raise(watch.f->sd, 0);
+		sim_pci_dev_raise((watch.raise_fn ? watch.raise_fn : watch.f)->sd, 0);
 	}
 }
 
@@ -461,7 +462,14 @@ static void test_raise_between_steps_retriggered_once(void **state)
 	assert_int_equal(vstats(0).retriggered_hits, v0.retriggered_hits + 1);
 	assert_int_equal(testbed_spurious(&pb.tb), 0);
 	assert_int_equal(sim_stat(M(), SIM_STAT_MSI_NO_DEST), no_dest);
-	/* The retriggered interrupt on the new target completed the move. */
+	/*
+	 * A retriggered hit proves nothing about messages still on their way
+	 * to the old slot: the device's next message completes the move.
+	 */
+	assert_true(target(&f).move_in_progress);
+	sim_pci_dev_raise(f.sd, 0);
+	sim_run_until_idle(M());
+	assert_int_equal(f.runs, 2);
 	assert_false(target(&f).move_in_progress);
 	assert_int_equal(ik_x86_matrix_check(), 0);
 	fn_down(&f, true);
@@ -500,6 +508,64 @@ static void test_raise_between_steps_slot_owned(void **state)
 	assert_int_equal(f.last_cpu, 1);
 	assert_int_equal(owner.runs, 1);
 	assert_int_equal(testbed_spurious(&pb.tb), 0);
+	fn_down(&f, true);
+	fn_down(&owner, true);
+	fn_down(&other, true);
+}
+
+/*
+ * Regression (threaded CI run): the device posted a message with the old
+ * target just before the rewrite, and it is still on its way when another
+ * interrupt pending at the intermediate slot makes step 3 retrigger the
+ * moving one on its new target.  That retriggered hit must not release
+ * the old vector, or the late message lands on a freed slot ("no irq
+ * handler").  Only a hit the device sent after the rewrite proves that
+ * everything it sent before has landed.
+ */
+static void test_retrigger_keeps_old_vector_for_late_message(void **state)
+{
+	struct fn f, owner, other;
+	struct ik_x86_msi_stats before;
+	uint64_t old_addr;
+	uint32_t old_data;
+
+	fn_up(&f, 0, false, false, true);
+	fn_up(&owner, 1, false, false, true);
+	fn_up(&other, 2, false, false, true);
+	settle_on(&f, 0);               /* CPU 0: f 0x20 */
+	settle_on(&owner, 0);           /* CPU 0: owner 0x21 */
+	settle_on(&other, 1);           /* CPU 1: other 0x20, so f gets 0x21 there */
+	cfg_msg(f.sd, &old_addr, &old_data);    /* posted now, delivered late */
+	before = stats();
+	f.runs = owner.runs = 0;
+	watch_start(&f);
+	watch.raise_fn = &owner;        /* owner's own interrupt waits at (CPU 0, 0x21) */
+	watch.raise_at_dest = ik_x86_cpu_apic_id(0);
+	watch.raise_at_data = 0x21;
+	assert_int_equal(move(&f, 1, 0), 0);
+	watch_stop();
+	assert_true(watch.raised);
+	assert_int_equal(target(&f).vector, 0x21);
+	assert_int_equal(stats().raced, before.raced + 1);
+	sim_run_until_idle(M());
+	assert_int_equal(owner.runs, 1);
+	assert_int_equal(f.runs, 1);            /* the retrigger: one extra run, harmless */
+	assert_int_equal(f.last_cpu, 1);
+	assert_true(target(&f).move_in_progress);
+	/* The late message reaches the old slot, still routed to f. */
+	sim_dma_write32(M(), f.bdf, old_addr, old_data);
+	sim_run_until_idle(M());
+	assert_int_equal(f.runs, 2);
+	assert_int_equal(f.last_cpu, 0);
+	assert_int_equal(testbed_spurious(&pb.tb), 0);
+	/* The device's next message goes to the new target and completes the move. */
+	sim_pci_dev_raise(f.sd, 0);
+	sim_run_until_idle(M());
+	assert_int_equal(f.runs, 3);
+	assert_int_equal(f.last_cpu, 1);
+	assert_false(target(&f).move_in_progress);
+	assert_int_equal(testbed_spurious(&pb.tb), 0);
+	assert_int_equal(ik_x86_matrix_check(), 0);
 	fn_down(&f, true);
 	fn_down(&owner, true);
 	fn_down(&other, true);
@@ -680,6 +746,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raise_between_steps_retriggered_once, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_raise_between_steps_slot_owned, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retrigger_keeps_old_vector_for_late_message,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_request_runs_at_next_ack, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_offline_runs_two_step_on_dying_cpu, setup,

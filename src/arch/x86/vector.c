@@ -30,6 +30,12 @@ struct apic_chip_data {
 	unsigned int vector;            /* IK_X86_SHUTDOWN_VECTOR when none */
 	unsigned int prev_cpu;
 	unsigned int prev_vector;
+	/*
+	 * Software retriggers sent to the new target while a move is in
+	 * progress and not yet matched by a hit there (desc lock; atomic for
+	 * the unlocked peek).  See vector_retrigger().
+	 */
+	unsigned int move_retriggers;
 	bool move_in_progress;
 	bool is_managed;
 	bool has_reserved;              /* holds a global matrix reservation */
@@ -184,6 +190,7 @@ static void update_vector(struct ik_irq_data *d, unsigned int cpu, unsigned int 
 	if (has_vector(apicd)) {
 		apicd->prev_cpu = apicd->cpu;
 		apicd->prev_vector = apicd->vector;
+		IK_WRITE_ONCE(apicd->move_retriggers, 0);
 		IK_WRITE_ONCE(apicd->move_in_progress, true);
 	}
 	set_target(d, cpu, vector);
@@ -439,6 +446,12 @@ static void complete_move(struct apic_chip_data *apicd, unsigned int cpu, unsign
 	ik_os_spin_lock(&vec.lock);
 	if (apicd->move_in_progress && !apicd->on_cleanup_list && apicd->cpu == cpu &&
 	    apicd->vector == vector) {
+		/* Perhaps our own retrigger, which proves nothing: wait for the next hit. */
+		if (IK_READ_ONCE(apicd->move_retriggers)) {
+			IK_ATOMIC_DEC(apicd->move_retriggers);
+			ik_os_spin_unlock(&vec.lock);
+			return;
+		}
 		/*
 		 * A previous CPU that is going offline releases the vector
 		 * itself once all messages are rewritten; only it can tell
@@ -495,10 +508,21 @@ static void vector_compose_msi_msg(struct ik_irq_data *d, struct ik_msi_msg *msg
 	msg->data = MSI_DATA_DM_FIXED | MSI_DATA_TRIGGER_EDGE | (apicd->vector & MSI_DATA_VECTOR_MASK);
 }
 
+/*
+ * A move completes on the first hit at the new target because the device
+ * sent it after the rewrite, so everything the device sent earlier to the
+ * old target has already landed there (posted writes stay in order).  A
+ * software retrigger carries no such proof: a message sent before the
+ * rewrite may still be on its way to the old slot.  Each retrigger during
+ * a move therefore cancels one hit; a retrigger that merges with a device
+ * hit in the IRR only delays the release to the next interrupt.
+ */
 static int vector_retrigger(struct ik_irq_data *d)
 {
 	struct apic_chip_data *apicd = d->chip_data;
 
+	if (IK_READ_ONCE(apicd->move_in_progress))
+		IK_ATOMIC_INC(apicd->move_retriggers);
 	send_ipi(apicd->cpu, apicd->vector);
 	return 1;
 }
