@@ -20,6 +20,10 @@
  *    enable;
  *  - an affinity change is MOVI + SYNC: the message never changes
  *    (IK_IRQ_SET_MASK_OK_DONE), pending state follows the LPI;
+ *  - LPIs take the fasteoi flow with IK_IRQD_RESEND_WHEN_IN_PROGRESS: an
+ *    event acknowledged on a new CPU while the old one still runs the
+ *    handler is marked pending there and resent (INT) by the old CPU
+ *    when its handler returns, so it runs once more, on the new CPU;
  *  - a device's ITT is sized at its first allocation (a power of two, at
  *    least the sum of the hwsizes of the device's MSI domains at that
  *    moment, capped at 2^16 events) and cannot grow: dynamic MSI-X

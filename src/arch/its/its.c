@@ -564,8 +564,17 @@ static int its_alloc(struct ik_irq_domain *domain, unsigned int virq, unsigned i
 	dev->used += nr;
 	ik_os_spin_unlock_irqrestore(&its.lock, flags);
 
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		ik_irq_domain_set_hwirq_and_chip(domain, virq + i, ii[i]->lpi, &its_chip, ii[i]);
+		/*
+		 * An LPI has no active state: after a move, the next event can
+		 * be taken on the new CPU while the old one still runs the
+		 * handler.  The fasteoi flow then keeps it (PENDING) and the old
+		 * CPU resends it (INT) when its handler is done.
+		 */
+		ik_irqd_set(ik_irq_domain_get_irq_data(domain, virq + i),
+			    IK_IRQD_RESEND_WHEN_IN_PROGRESS);
+	}
 	return 0;
 
 err_unlock:
@@ -651,6 +660,9 @@ static int its_init_dev_msi_info(struct ik_device *dev, struct ik_irq_domain *do
 				 struct ik_msi_domain_info *info)
 {
 	info->flags &= ~IK_MSI_FLAG_MASK_SOURCE;
+	/* LPIs take the fasteoi flow, as on a GICv3 (see its_alloc: resend when in progress). */
+	if (!info->handler)
+		info->handler = ik_handle_fasteoi_irq;
 	return ik_msi_lib_init_dev_msi_info(dev, domain, real_parent, info);
 }
 
