@@ -4,7 +4,7 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-plain test-asan test-tsan test-clang bench clean
+.PHONY: all deps build run test test-plain test-asan test-tsan test-qemu test-clang bench clean
 
 all: build
 
@@ -19,8 +19,9 @@ build: deps
 run: build
 	./build/irqkit
 
-# The whole suite: plain, then ASan+UBSan, then the threaded stress under TSan.
-test: test-plain test-asan test-tsan
+# The whole suite: plain, then ASan+UBSan, then the threaded stress under TSan,
+# then the bare-metal port on QEMU.
+test: test-plain test-asan test-tsan test-qemu
 
 test-plain: build
 	cd build && ctest --output-on-failure -j$(JOBS)
@@ -36,6 +37,13 @@ test-tsan: deps
 	cmake --build build-tsan -j$(JOBS)
 	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threaded
 
+# The unchanged library on QEMU's emulated hardware (port/x86_64): build the
+# freestanding kernel, boot it once per line of port/x86_64/tests/*.list.
+test-qemu:
+	@./scripts/deps.sh --qemu
+	$(MAKE) -C port/x86_64 O=$(CURDIR)/build-port -j2
+	./port/x86_64/run-tests.sh $(CURDIR)/build-port/kernel.elf $(CURDIR)/build-port/logs
+
 # Warning check with the other compiler, and a brief libFuzzer run of the
 # scenario parser (CI).
 test-clang:
@@ -50,4 +58,4 @@ bench: deps
 	@for b in build-bench/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
 
 clean:
-	rm -rf build build-asan build-tsan build-clang build-bench
+	rm -rf build build-asan build-tsan build-clang build-bench build-port

@@ -11,6 +11,12 @@ command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
 if [ "${1:-}" = "--clang" ]; then
 	command -v clang >/dev/null 2>&1 || missing="$missing clang"
 fi
+# test-qemu: the bare-metal port boots in QEMU (and links with binutils).
+if [ "${1:-}" = "--qemu" ]; then
+	command -v qemu-system-x86_64 >/dev/null 2>&1 || missing="$missing qemu-system-x86"
+	command -v objcopy >/dev/null 2>&1 || missing="$missing binutils"
+	command -v timeout >/dev/null 2>&1 || missing="$missing coreutils"
+fi
 # Optional: line editing for `irqkit shell`; installed when possible, never required.
 if [ ! -f /usr/include/editline/readline.h ] && [ "$(id -u)" = "0" ] &&
 	command -v apt-get >/dev/null 2>&1; then
