@@ -90,10 +90,14 @@ int ik_its_exit(void);
  * ik_its_cpu_offline - move every LPI off @cpu
  * Call after ik_x86_cpu_offline() took @cpu out of interrupt handling (its
  * notification interrupt, managed, is then shut down).  Each LPI targeting
- * @cpu is moved (MOVI + SYNC) to an online CPU of its affinity, or of the
- * online mask if none is left (managed LPIs included: they are moved, not
- * shut down); its pending state moves with it, so nothing waiting in the
- * service is lost.  Context: sleepable.
+ * @cpu is moved (MOVI + SYNC) to an online CPU of its requested affinity
+ * (which is kept as requested), or of the online mask if none is left; its
+ * pending state moves with it, so nothing waiting in the service is lost.
+ * A managed LPI whose mask has no online CPU left is shut down instead
+ * (as on x86: IK_IRQD_MANAGED_SHUTDOWN, DISCARD, its store closed so a
+ * later event waits there) and restarted by ik_x86_cpu_online() when a
+ * CPU of its mask comes back, with the driver's disable depth kept.
+ * Context: sleepable.
  * Return: 0; -IK_ENODEV (no ITS, or @cpu has no collection); -IK_EBUSY
  * (@cpu is still online); the first move's error (the others are tried).
  */

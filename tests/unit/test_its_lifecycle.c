@@ -250,11 +250,171 @@ static void test_scenario2_lost_without_flag(void **state)
 	assert_int_equal(s.run_cpu[1], s.cpu_b);    /* ... the run after it is the check's */
 }
 
+/* ---- Managed LPIs and CPU hotplug -------------------------------------------------------- */
+
+static void cpu_down(struct fx *f, unsigned int cpu)
+{
+	assert_int_equal(testbed_cpu_offline(&f->pb.tb, cpu), 0);
+	assert_int_equal(ik_its_cpu_offline(cpu), 0);
+}
+
+static void cpu_up(struct fx *f, unsigned int cpu)
+{
+	assert_int_equal(testbed_cpu_online(&f->pb.tb, cpu), 0);
+	assert_int_equal(ik_its_cpu_online(cpu), 0);
+}
+
+static ik_cpumask_t requested(unsigned int irq)
+{
+	ik_cpumask_t m;
+
+	assert_int_equal(ik_irq_get_affinity(irq, &m), 0);
+	return m;
+}
+
+static void raise_idle(struct fx *f, unsigned int i, unsigned int entry)
+{
+	sim_pci_dev_raise(f->sd[i], entry);
+	sim_run_until_idle(f->pb.tb.m);
+}
+
+/*
+ * Five MSI-X vectors, one pre vector (unmanaged, all CPUs), four managed
+ * ones spread one per CPU.  CPU 3 goes offline: its managed LPI is shut
+ * down (not moved: no MOVI, event unmapped in the service, requested mask
+ * still {3}); a driver's two disables survive (depth 1 + 2); an event raised
+ * meanwhile waits in the closed MSI-X entry.  The unmanaged vector, asked
+ * for {2,3} and on 2, moves to 3 when 2 goes and keeps {2,3} as requested.  CPU 3 returns: the
+ * managed LPI is not started before the driver's last enable, then the
+ * held event is delivered once, on CPU 3.  A second managed LPI (CPU 2,
+ * not disabled) is shut down and restarted by itself.
+ * Catches: managed LPIs moved instead of shut down, the depth reset by the
+ * restart, the restart skipped, an offline narrowing the requested mask.
+ */
+static void test_managed_shutdown_restart(void **state)
+{
+	struct ik_irq_affinity_spread sp = { .pre_vectors = 1 };
+	unsigned int irq[5], on[4] = { 0 }, k3 = 0, k2 = 0;
+	struct pb_vec v[5];
+	struct ik_its_irq_info in;
+	struct ik_irq_info ci;
+	ik_cpumask_t m23, req;
+	uint64_t movis;
+	struct fx f;
+
+	(void)state;
+	fx_up(&f, 5, 0);
+	plug(&f, SIM_PCI_BDF(0, 3, 0));
+	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev[0], 5, 5,
+						  IK_PCI_IRQ_MSIX | IK_PCI_IRQ_AFFINITY, &sp), 5);
+	memset(v, 0, sizeof(v));
+	for (unsigned int i = 0; i < 5; i++) {
+		irq[i] = (unsigned int)ik_pci_irq_vector(f.dev[0], i);
+		assert_int_equal(pb_request(&v[i], irq[i]), 0);
+		ci = core_info(irq[i]);
+		assert_true(!!(ci.state & IK_IRQD_AFFINITY_MANAGED) == (i > 0));
+		if (i) {
+			req = requested(irq[i]);
+			assert_int_equal(ik_cpumask_weight(&req), 1);
+			on[ik_cpumask_first(&req)]++;
+			if (ik_cpumask_test_cpu(3, &req))
+				k3 = i;
+			if (ik_cpumask_test_cpu(2, &req))
+				k2 = i;
+			assert_int_equal(info_of(irq[i]).cpu, ik_cpumask_first(&req));
+		}
+	}
+	for (unsigned int c = 0; c < 4; c++)
+		assert_int_equal(on[c], 1);
+	/* The unmanaged one on {2,3}: on 2. */
+	m23 = one_cpu(3);
+	ik_cpumask_set_cpu(2, &m23);
+	assert_int_equal(ik_irq_set_affinity(irq[0], &m23), 0);
+	assert_int_equal(info_of(irq[0]).cpu, 2);
+	assert_int_equal(ik_disable_irq(irq[k3]), 0);
+	assert_int_equal(ik_disable_irq(irq[k3]), 0);
+	raise_idle(&f, 0, k2);
+	assert_int_equal(v[k2].count, 1);
+
+	in = info_of(irq[k3]);
+	movis = sstats(&f).movis;
+	cpu_down(&f, 2);
+	/* The unmanaged one to 3, the rest of its request, which stays {2,3}. */
+	assert_int_equal(info_of(irq[0]).cpu, 3);
+	req = requested(irq[0]);
+	assert_true(ik_cpumask_equal(&req, &m23));
+	cpu_down(&f, 3);
+	/* Only the unmanaged LPI moved: 2 -> 3 -> any online CPU. */
+	ci = core_info(irq[k3]);
+	assert_true(ci.state & IK_IRQD_MANAGED_SHUTDOWN);
+	assert_false(ci.state & IK_IRQD_STARTED);
+	assert_int_equal(ci.depth, 3);          /* the shutdown's 1 + the driver's 2 */
+	assert_false(info_of(irq[k3]).mapped);
+	assert_false(sim_its_event(f.its, f.bdf[0], in.event, NULL, NULL));
+	req = requested(irq[k3]);
+	assert_int_equal(ik_cpumask_weight(&req), 1);
+	assert_true(ik_cpumask_test_cpu(3, &req));
+	ci = core_info(irq[k2]);
+	assert_true(ci.state & IK_IRQD_MANAGED_SHUTDOWN);
+	assert_int_equal(ci.depth, 1);
+	assert_false(info_of(irq[k2]).mapped);
+	assert_true(info_of(irq[0]).cpu < 2);
+	assert_int_equal(sstats(&f).movis, movis + 2);  /* irq 0 twice; no managed one */
+	raise_idle(&f, 0, 0);
+	assert_int_equal(v[0].count, 1);
+
+	/* Events while shut down wait in the closed MSI-X entries. */
+	raise_idle(&f, 0, k3);
+	raise_idle(&f, 0, k2);
+	assert_true(sim_pci_msix_pending(f.sd[0], k3));
+	assert_true(sim_pci_msix_pending(f.sd[0], k2));
+	assert_int_equal(v[k3].count, 0);
+	assert_int_equal(v[k2].count, 1);
+
+	/* CPU 2 back: its LPI restarts by itself and gets the held event, there. */
+	cpu_up(&f, 2);
+	sim_run_until_idle(f.pb.tb.m);
+	ci = core_info(irq[k2]);
+	assert_false(ci.state & IK_IRQD_MANAGED_SHUTDOWN);
+	assert_true(ci.state & IK_IRQD_STARTED);
+	assert_int_equal(ci.depth, 0);
+	assert_int_equal(info_of(irq[k2]).cpu, 2);
+	assert_int_equal(v[k2].count, 2);
+	assert_int_equal(v[k2].last_cpu, 2);
+
+	/* CPU 3 back: still disabled twice, not started before the last enable. */
+	cpu_up(&f, 3);
+	sim_run_until_idle(f.pb.tb.m);
+	ci = core_info(irq[k3]);
+	assert_false(ci.state & IK_IRQD_MANAGED_SHUTDOWN);
+	assert_false(ci.state & IK_IRQD_STARTED);
+	assert_int_equal(ci.depth, 2);
+	assert_int_equal(ik_enable_irq(irq[k3]), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(v[k3].count, 0);
+	assert_int_equal(ik_enable_irq(irq[k3]), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(v[k3].count, 1);       /* the held event, once */
+	assert_int_equal(v[k3].last_cpu, 3);
+	assert_int_equal(info_of(irq[k3]).cpu, 3);
+	assert_true(info_of(irq[k3]).mapped);
+	raise_idle(&f, 0, k3);
+	assert_int_equal(v[k3].count, 2);
+	assert_int_equal(v[k3].last_cpu, 3);
+
+	for (unsigned int i = 0; i < 5; i++)
+		assert_int_equal(pb_free(&v[i]), 0);
+	assert_int_equal(sstats(&f).cmd_errors, 0);
+	assert_int_equal(testbed_spurious(&f.pb.tb), 0);
+	fx_down(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenario2_resend_when_in_progress),
 		cmocka_unit_test(test_scenario2_lost_without_flag),
+		cmocka_unit_test(test_managed_shutdown_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

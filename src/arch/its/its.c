@@ -768,7 +768,10 @@ struct its_offline {
 	int ret;
 };
 
-/* Move one LPI off the dying CPU through the core (MOVI + SYNC at the ITS level). */
+/*
+ * Move one LPI off the dying CPU through the core (MOVI + SYNC at the ITS
+ * level), or shut it down if it is managed and no CPU of its mask is left.
+ */
 static int its_migrate_one(unsigned int irq, void *arg)
 {
 	struct its_offline *off = arg;
@@ -793,8 +796,24 @@ static int its_migrate_one(unsigned int irq, void *arg)
 			ik_cpumask_copy(&mask, &desc->pending_mask);
 		else
 			ik_cpumask_copy(&mask, &outer->common->affinity);
-		if (!ik_cpumask_and(&mask, &mask, ik_cpu_online_mask()))
+		/*
+		 * Pass the requested mask itself, not its online part: the ITS
+		 * picks an online CPU of it anyway, and the requested affinity
+		 * (reported apart from the effective one) keeps the dying CPU.
+		 */
+		if (!ik_cpumask_intersects(&mask, ik_cpu_online_mask())) {
+			if (ik_irqd_test(outer, IK_IRQD_AFFINITY_MANAGED)) {
+				/*
+				 * As on x86: shut down (DISCARD; the store is closed,
+				 * so a later event waits in it) and restarted by
+				 * ik_irq_affinity_online_cpu() when a CPU of the
+				 * mask returns, the driver's disable depth kept.
+				 */
+				ik_irq_shutdown_managed(desc);
+				goto out_unlock;
+			}
 			ik_cpumask_copy(&mask, ik_cpu_online_mask());
+		}
 		ret = ik_irq_do_set_affinity(outer, &mask, false);
 		if (ret < 0) {
 			ik_err("irqkit: irq %u: cannot move its LPI off cpu %u: %d\n", irq, off->cpu,
@@ -802,6 +821,7 @@ static int its_migrate_one(unsigned int irq, void *arg)
 			off->ret = ret;
 		}
 	}
+out_unlock:
 	ik_irq_desc_unlock(desc, flags);
 	return 0;
 }
