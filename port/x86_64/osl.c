@@ -275,9 +275,16 @@ unsigned int ik_os_cpu_id(void)
 	return cpu;
 }
 
+/*
+ * Busy-waits of the library (e.g. for a threaded handler to finish) are
+ * satisfied by other CPUs running the deferred work.  With no other CPU
+ * up, a process-context caller runs it itself.
+ */
 void ik_os_cpu_relax(void)
 {
 	cpu_pause();
+	if (__atomic_load_n(&port_cpus_up, __ATOMIC_RELAXED) <= 1)
+		osl_run_deferred();
 }
 
 unsigned int port_nr_cpus(void)
