@@ -150,6 +150,7 @@ void isr_dispatch(struct trap_frame *f)
 {
 	struct percpu *pc = this_cpu();
 	unsigned int vector = (unsigned int)f->vector;
+	uint64_t deadline;
 
 	if (vector < IK_X86_FIRST_EXTERNAL_VECTOR)
 		report_exception(f);
@@ -165,8 +166,8 @@ void isr_dispatch(struct trap_frame *f)
 	case PORT_VECTOR_TIMER:
 		lapic_write(LAPIC_EOI, 0);
 		pc->timer_ticks++;
-		if (port_deadline_ns && ik_os_time_ns() > port_deadline_ns) {
-			port_deadline_ns = 0;
+		deadline = port_deadline_ns;	/* once: the harness clears it when the test ends */
+		if (deadline && ik_os_time_ns() > deadline) {
 			port_fail("PORT: deadline passed (cpu %u, rip 0x%llx)\n", pc->cpu,
 				  (unsigned long long)f->rip);
 		}
