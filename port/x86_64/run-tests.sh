@@ -3,7 +3,9 @@
 # Boot the port kernel in QEMU once per line of port/x86_64/tests/*.list:
 #   NAME | qemu extra args | kernel command line extras
 # with "test=NAME" appended to the command line.  A test passes when QEMU
-# exits with status 33 (isa-debug-exit 0x10).  Two boots run at a time.
+# exits with status 33 (isa-debug-exit 0x10) and printed "PORT: PASS NAME".
+# A line whose command line extras hold "expect-fail" (harness self-tests)
+# passes when the guest fails it instead (status 35).  Two boots at a time.
 #
 #   run-tests.sh KERNEL OUTDIR [NAME-SUBSTRING]
 # Environment: QEMU (default qemu-system-x86_64), PORT_JOBS (2),
@@ -40,14 +42,26 @@ if [ "${1:-}" = "--one" ]; then
 	rc=$?
 	set -e
 	ms=$(($(now_ms) - t0))
-	if [ "$rc" -eq 33 ] && grep -q "^PORT: PASS $name" "$log"; then
-		verdict=PASS
-	elif [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
 		verdict="FAIL(host timeout)"
 	else
-		verdict="FAIL(status $rc)"
+		case " $kargs " in
+		*" expect-fail "*)
+			# A harness self-test: the guest must fail it (status 35, its FAIL line).
+			if [ "$rc" -eq 35 ] && grep -q "^PORT: FAIL $name" "$log"; then
+				verdict=PASS
+			else
+				verdict="FAIL(status $rc, expected a guest FAIL)"
+			fi ;;
+		*)
+			if [ "$rc" -eq 33 ] && grep -q "^PORT: PASS $name" "$log"; then
+				verdict=PASS
+			else
+				verdict="FAIL(status $rc)"
+			fi ;;
+		esac
 	fi
-	printf '%-24s %-20s %6d ms\n' "$name" "$verdict" "$ms" >"$out/$name.result"
+	printf '%-28s %-20s %6d ms\n' "$name" "$verdict" "$ms" >"$out/$name.result"
 	exit 0
 fi
 
