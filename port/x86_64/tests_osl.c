@@ -92,6 +92,18 @@ static void timer_fn(struct ik_os_timer *tm)
 	__atomic_add_fetch(&t->runs, 1, __ATOMIC_RELEASE);
 }
 
+struct ttest_want {
+	struct ttest *t;
+	unsigned int n;
+};
+
+static bool timer_runs_n(void *arg)
+{
+	struct ttest_want *w = arg;
+
+	return w->t->runs >= w->n;
+}
+
 static bool timer_runs(void *arg)
 {
 	struct ttest *t = arg;
@@ -286,27 +298,37 @@ PORT_TEST(osl_services)
 		PORT_CHECK_EQ(t.runs, 1);
 		PORT_CHECK(!ik_os_timer_cancel_sync(&t.timer));
 
+		/* Cancelled long before it is due (no timing assumption: 10 s). */
 		t.runs = 0;
-		ik_os_timer_arm(&t.timer, 10000000);
+		ik_os_timer_arm(&t.timer, 10000000000ull);
 		PORT_CHECK(ik_os_timer_cancel_sync(&t.timer));
-		port_delay_us(20000);
+		PORT_CHECK(!ik_os_timer_cancel_sync(&t.timer));
+		port_delay_us(5000);
 		PORT_CHECK_EQ(t.runs, 0);
 
+		/* Re-armed from its own callback, twice: three runs, then quiet. */
 		t.rearm = 2;
-		ik_os_timer_arm(&t.timer, 1000000);
-		port_delay_us(30000);
+		{
+			struct ttest_want tw = { &t, 3 };
+
+			ik_os_timer_arm(&t.timer, 1000000);
+			PORT_CHECK(port_wait(timer_runs_n, &tw, 2000));
+		}
+		port_delay_us(10000);
 		PORT_CHECK_EQ(t.runs, 3);
 
+		/* Re-armed, then cancelled from the callback: true, and no second run. */
 		t.runs = 0;
 		t.rearm = 1;
 		t.cancel_self = true;
 		ik_os_timer_arm(&t.timer, 1000000);
-		port_delay_us(20000);
+		PORT_CHECK(port_wait(timer_runs, &t, 2000));
+		port_delay_us(10000);
 		PORT_CHECK_EQ(t.runs, 1);
 		PORT_CHECK(t.cancel_ret);
 		t.cancel_self = false;
 		t.rearm = 0;
-		(void)ik_os_timer_cancel_sync(&t.timer);
+		PORT_CHECK(!ik_os_timer_cancel_sync(&t.timer));
 	}
 
 	/* cancel_sync waits for a callback running elsewhere (CPU 0 does not run work here). */
