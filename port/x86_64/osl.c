@@ -464,15 +464,22 @@ bool ik_os_timer_cancel_sync(struct ik_os_timer *timer)
 	bool cancelled;
 	ik_irqflags_t flags = ik_os_spin_lock_irqsave(&work_lock);
 
-	cancelled = pt->state == TIMER_PENDING;
-	if (cancelled)
-		unlink_timer_locked(timer);
-	pt->state = TIMER_IDLE;
-	/* Wait for a running callback on another context (never for ourselves). */
-	while (pt->running_token && pt->running_token != me) {
-		ik_os_spin_unlock_irqrestore(&work_lock, flags);
-		cpu_pause();
-		flags = ik_os_spin_lock_irqsave(&work_lock);
+	cancelled = false;
+	for (;;) {
+		if (pt->state == TIMER_PENDING) {
+			unlink_timer_locked(timer);
+			cancelled = true;
+		}
+		pt->state = TIMER_IDLE;
+		/* Wait for a running callback on another context (never for ourselves). */
+		if (!pt->running_token || pt->running_token == me)
+			break;
+		while (pt->running_token && pt->running_token != me) {
+			ik_os_spin_unlock_irqrestore(&work_lock, flags);
+			cpu_pause();
+			flags = ik_os_spin_lock_irqsave(&work_lock);
+		}
+		/* The callback may have re-armed it meanwhile: cancel that too. */
 	}
 	ik_os_spin_unlock_irqrestore(&work_lock, flags);
 	return cancelled;

@@ -333,13 +333,16 @@ PORT_TEST(osl_services)
 
 	/* cancel_sync waits for a callback running elsewhere (CPU 0 does not run work here). */
 	{
-		struct ttest t = { .timer.fn = timer_fn, .slow = true };
+		struct ttest t = { .timer.fn = timer_fn, .slow = true, .rearm = 1 };
 
 		ik_os_timer_arm(&t.timer, 1000000);
 		while (!t.in_cb)
 			ik_os_cpu_relax();	/* an AP picked it up */
-		PORT_CHECK(!ik_os_timer_cancel_sync(&t.timer));
+		/* It re-arms itself while we wait: that run is cancelled too. */
+		PORT_CHECK(ik_os_timer_cancel_sync(&t.timer));
 		PORT_CHECK(!t.in_cb);
+		PORT_CHECK_EQ(t.runs, 1);
+		port_delay_us(10000);
 		PORT_CHECK_EQ(t.runs, 1);
 	}
 
