@@ -1230,6 +1230,7 @@ PORT_TEST(cpu_offline_msi_ir)
 #define NVME_ASQ   0x28
 #define NVME_ACQ   0x30
 #define NVME_QDEPTH 8u
+#define NVME_MSIX_MAX 64u  /* the list line's msix_qsize must not exceed it */
 
 struct nvme_q {
 	volatile uint32_t *sq;  /* 16 dwords per entry */
@@ -1414,11 +1415,13 @@ static int expect_vec(struct nvme_vec *v, uint64_t want, const char *what)
  * and driven, so each dynamic vector fires -- and only it; entry 5 freed
  * (masked, zero message): a completion on its queue is then held in the
  * PBA and no handler runs; allocated again at 5, its request unmasks the
- * entry and the held message is delivered.
+ * entry and the held message is delivered; finally the rest of the table
+ * is taken by "any" (the free entries in index order, then -ENOSPC) and
+ * freed again.
  * Catches: dynamic entries written unmasked or not at all, entries of other
  * vectors rewritten, the wrong index chosen for "any", a freed entry left
  * live (a message reaches a freed vector), an unmask that does not reach
- * the device.
+ * the device, a free-index search that skips or reuses entries.
  */
 static int msix_dynamic_common(void)
 {
@@ -1440,7 +1443,7 @@ static int msix_dynamic_common(void)
 	PORT_CHECK_EQ(ik_pci_enable_device(c->dev), 0);
 	ik_pci_set_master(c->dev);
 	r = ik_pci_msix_vec_count(c->dev);
-	PORT_CHECK(r >= 8);
+	PORT_CHECK(r >= 8 && r <= (int)NVME_MSIX_MAX);
 	tsize = (uint32_t)r;
 	PORT_CHECK(ik_pci_msix_can_alloc_dyn(c->dev));
 	/* Before MSI-X is enabled there is nothing to add to. */
@@ -1580,6 +1583,40 @@ static int msix_dynamic_common(void)
 	}
 	if (nvme_io(c, 1) || expect_vec(&g_nvec[2], 12, "queue 1 after realloc"))
 		goto out;
+	/* The rest of the table by "any": the free entries in order, then -ENOSPC; freed again. */
+	{
+		struct ik_msi_map rest[NVME_MSIX_MAX];
+		unsigned int nr = 0, want = 2;
+
+		for (;;) {
+			struct ik_msi_map m = ik_pci_msix_alloc_irq_at(c->dev, IK_MSI_ANY_INDEX, NULL);
+
+			if (m.index < 0) {
+				r = m.index;
+				break;
+			}
+			while (want == 5 || want == 1)
+				want++;
+			if ((unsigned int)m.index != want || nr == NVME_MSIX_MAX) {
+				port_printf("FAIL any-index allocation gave %d, want %u\n", m.index, want);
+				rest[nr++] = m;
+				r = 0;
+				break;
+			}
+			rest[nr++] = m;
+			want++;
+		}
+		for (unsigned int i = 0; i < nr; i++)
+			if (ik_pci_msix_free_irq(c->dev, rest[i])) {
+				port_printf("FAIL free entry %d\n", rest[i].index);
+				goto out;
+			}
+		if (r != -IK_ENOSPC || nr != tsize - 3) {
+			port_printf("FAIL filling the table: %u more entries, then %d (want %u, -ENOSPC)\n",
+				    nr, r, tsize - 3);
+			goto out;
+		}
+	}
 	port_printf("  admin %llu, entry 1 %llu, entry 5 %llu interrupts (table size %u)\n",
 		    (unsigned long long)g_nvec[0].delivered, (unsigned long long)g_nvec[1].delivered,
 		    (unsigned long long)g_nvec[2].delivered, tsize);
