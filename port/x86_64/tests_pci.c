@@ -1157,6 +1157,12 @@ static int cpu_offline_common(void)
 		if (check_msg(n->v[i].irq, a, d))
 			goto out;
 	}
+	{
+		struct msi_regs r;
+
+		if (read_msi_regs(e->dev, &r) || check_msg(e->irq, r.addr, r.data))
+			goto out;
+	}
 	if (ik_x86_matrix_check()) {
 		port_printf("FAIL matrix check with cpu 1 offline\n");
 		goto out;
