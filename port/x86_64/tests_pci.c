@@ -283,21 +283,43 @@ static int edu_fire(struct edu *e)
 	return 0;
 }
 
-/* Raise until the interrupt sits on @cpu with no move pending (deferred moves need one). */
+static bool move_done(void *arg)
+{
+	struct ik_x86_irq_target t;
+
+	return !ik_x86_irq_target((unsigned int)(uintptr_t)arg, &t) && !t.move_in_progress;
+}
+
+/*
+ * Raise until an interrupt arrives on @cpu (a move asked from another CPU
+ * is carried out from the next interrupt, which still arrives on the old
+ * one), then wait for the move's previous vector to be released: that
+ * happens after the first interrupt on the new vector, asynchronously on
+ * the previous CPU.
+ */
 static int edu_settle_on(struct edu *e, unsigned int cpu)
 {
 	struct ik_x86_irq_target t;
 
-	for (int i = 0; i < 4; i++) {
-		PORT_CHECK_EQ(ik_x86_irq_target(e->irq, &t), 0);
-		if (t.cpu == cpu && !t.move_in_progress)
-			return 0;
+	for (int i = 0;; i++) {
+		if (i == 4) {
+			port_printf("FAIL edu: interrupt did not settle on cpu %u\n", cpu);
+			dump_target("edu", e->irq);
+			return 1;
+		}
 		if (edu_fire(e))
 			return 1;
+		PORT_CHECK_EQ(ik_x86_irq_target(e->irq, &t), 0);
+		if (t.cpu == cpu && e->last_cpu == cpu)
+			break;
 	}
-	port_printf("FAIL edu: interrupt did not settle on cpu %u\n", cpu);
-	dump_target("edu", e->irq);
-	return 1;
+	if (!port_wait(move_done, (void *)(uintptr_t)e->irq, 2000)) {
+		port_printf("FAIL edu: the previous vector of the move to cpu %u was never released\n",
+			    cpu);
+		dump_target("edu", e->irq);
+		return 1;
+	}
+	return 0;
 }
 
 /*
