@@ -19,7 +19,7 @@
  * to the pair's address.
  *
  * edu's DMA: the data word is first copied from RAM into edu's buffer
- * (0x40000, RAM -> device), then from the buffer to the published address
+ * (0x40000 + 4 * slot, RAM -> device), then from the buffer to the published address
  * (device -> "RAM", here the interrupt address range).  Each transfer runs
  * from a 100 ms timer in QEMU, so a trigger costs ~100-200 ms.  Its address
  * is clamped by the dma_mask property (28 bits by default): the list line
@@ -60,18 +60,28 @@ struct ntb_pub {
 	volatile uint32_t writes;
 };
 
+#define NTB_NR_IRQS 2u
+
+struct ntb_edu;
+
+/* One window interrupt; its data word sits in edu's buffer at 4 * its slot. */
+struct ntb_irq {
+	struct ntb_edu *n;
+	struct ik_msi_map map;
+	bool requested;
+	uint32_t loaded;                /* data word currently in edu's buffer */
+	bool loaded_valid;
+	volatile uint64_t delivered;
+	volatile unsigned int last_cpu;
+};
+
 struct ntb_edu {
 	struct ik_device *edu;
 	struct ik_device *port;         /* the child device owning the domain */
 	uint16_t bdf;
 	uint64_t bar;
 	volatile uint32_t *dma_word;    /* RAM the data word is staged in */
-	uint32_t loaded;                /* data word currently in edu's buffer */
-	bool loaded_valid;
-	struct ik_msi_map map;
-	bool requested;
-	volatile uint64_t delivered;
-	volatile unsigned int last_cpu;
+	struct ntb_irq irq[NTB_NR_IRQS];
 	volatile uint64_t wrong_cpu;
 	struct ntb_pub pub[NTB_SLOTS];
 };
@@ -128,15 +138,15 @@ static const struct ik_driver ntb_edu_port_driver = {
 
 static ik_irqreturn_t ntb_edu_handler(unsigned int irq, void *dev_id)
 {
-	struct ntb_edu *n = dev_id;
+	struct ntb_irq *ni = dev_id;
 	struct ik_x86_irq_target t;
 	unsigned int cpu = ik_os_cpu_id();
 
 	if (ik_x86_irq_target(irq, &t) ||
 	    !(cpu == t.cpu || (t.move_in_progress && cpu == t.prev_cpu)))
-		IK_ATOMIC_INC(n->wrong_cpu);
-	n->last_cpu = cpu;
-	IK_ATOMIC_INC(n->delivered);
+		IK_ATOMIC_INC(ni->n->wrong_cpu);
+	ni->last_cpu = cpu;
+	IK_ATOMIC_INC(ni->delivered);
 	return IK_IRQ_HANDLED;
 }
 
@@ -171,54 +181,67 @@ static int edu_dma(struct ntb_edu *n, uint64_t src, uint64_t dst, uint32_t cnt, 
 }
 
 /*
- * The peer triggers slot @slot: reads the published pair and has edu write
- * the data word to the address.  Returns 1 if the slot is not published.
+ * The peer triggers @ni's slot: reads the published pair and has edu write
+ * the data word to the address (staging the word in edu's buffer first if
+ * it changed).  Returns 1 if the slot is not published.
  */
-static int peer_trigger(struct ntb_edu *n, unsigned int slot)
+static int peer_trigger(struct ntb_edu *n, struct ntb_irq *ni)
 {
+	unsigned int slot = (unsigned int)ni->map.index;
 	struct ntb_pub *p = &n->pub[slot];
-	uint64_t addr;
+	uint64_t addr, buf = EDU_BUF + 4ull * slot;
 	uint32_t data;
 
-	for (int tries = 0; !p->valid; tries++)
-		if (tries > 100) {
-			port_printf("FAIL slot %u not published\n", slot);
-			return 1;
-		}
+	if (!p->valid) {
+		port_printf("FAIL slot %u not published\n", slot);
+		return 1;
+	}
 	addr = (uint64_t)p->addr_hi << 32 | p->addr_lo;
 	data = p->data;
-	if (!n->loaded_valid || n->loaded != data) {
+	if (!ni->loaded_valid || ni->loaded != data) {
 		*n->dma_word = data;
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (edu_dma(n, (uint64_t)(uintptr_t)n->dma_word, EDU_BUF, 4, false))
+		if (edu_dma(n, (uint64_t)(uintptr_t)n->dma_word, buf, 4, false))
 			return 1;
-		n->loaded = data;
-		n->loaded_valid = true;
+		ni->loaded = data;
+		ni->loaded_valid = true;
 	}
-	return edu_dma(n, EDU_BUF, addr, 4, true);
+	return edu_dma(n, buf, addr, 4, true);
 }
 
-/* Trigger and expect exactly one handler run (or none, with @expect_none). */
-static int trigger_expect(struct ntb_edu *n, unsigned int slot, bool expect_none)
+/* Trigger @ni: exactly one handler run, its own (no other interrupt of the domain moves). */
+static int trigger_expect(struct ntb_edu *n, struct ntb_irq *ni)
 {
-	struct wait_u64 w = { &n->delivered, n->delivered + 1 };
-	bool got;
+	uint64_t before[NTB_NR_IRQS];
+	struct wait_u64 w = { &ni->delivered, ni->delivered + 1 };
 
-	if (peer_trigger(n, slot))
+	for (unsigned int i = 0; i < NTB_NR_IRQS; i++)
+		before[i] = n->irq[i].delivered;
+	if (peer_trigger(n, ni))
 		return 1;
 	/* The write has been made when the DMA command completes; allow delivery time. */
-	got = port_wait(reached, &w, expect_none ? 50 : 2000);
-	if (got == expect_none) {
-		port_printf("FAIL trigger of slot %u: %s (delivered %llu)\n", slot,
-			    expect_none ? "delivered" : "lost", (unsigned long long)n->delivered);
+	if (!port_wait(reached, &w, 2000)) {
+		port_printf("FAIL trigger of slot %d lost\n", ni->map.index);
 		return 1;
+	}
+	port_delay_us(2000);
+	for (unsigned int i = 0; i < NTB_NR_IRQS; i++) {
+		uint64_t want = before[i] + (&n->irq[i] == ni ? 1 : 0);
+
+		if (n->irq[i].delivered != want) {
+			port_printf("FAIL trigger of slot %d: irq %u ran %llu times, want %llu\n",
+				    ni->map.index, n->irq[i].map.virq,
+				    (unsigned long long)(n->irq[i].delivered - before[i]),
+				    (unsigned long long)(want - before[i]));
+			return 1;
+		}
 	}
 	return 0;
 }
 
-static int check_pub(struct ntb_edu *n, unsigned int slot)
+static int check_pub(struct ntb_edu *n, struct ntb_irq *ni)
 {
-	struct ntb_pub *p = &n->pub[slot];
+	struct ntb_pub *p = &n->pub[ni->map.index];
 	uint64_t addr = (uint64_t)p->addr_hi << 32 | p->addr_lo;
 	struct ik_x86_irq_target t;
 
@@ -229,7 +252,7 @@ static int check_pub(struct ntb_edu *n, unsigned int slot)
 		unsigned int handle = (unsigned int)(((addr >> 5) & 0x7FFF) | (((addr >> 2) & 1) << 15));
 
 		PORT_CHECK(addr & (1u << 4));
-		PORT_CHECK_EQ(ik_x86_ir_irq_info(n->map.virq, &info), 0);
+		PORT_CHECK_EQ(ik_x86_ir_irq_info(ni->map.virq, &info), 0);
 		if (addr & (1u << 3))
 			handle += p->data & 0xFFFF;
 		PORT_CHECK_EQ(handle, info.index);
@@ -239,7 +262,7 @@ static int check_pub(struct ntb_edu *n, unsigned int slot)
 		PORT_CHECK_EQ((info.irte_hi >> 16) & 3, 0);
 	} else {
 		PORT_CHECK(!(addr & (1u << 4)));
-		PORT_CHECK_EQ(ik_x86_irq_target(n->map.virq, &t), 0);
+		PORT_CHECK_EQ(ik_x86_irq_target(ni->map.virq, &t), 0);
 		PORT_CHECK_EQ((addr >> 12) & 0xFF, ik_x86_cpu_apic_id(t.cpu));
 		PORT_CHECK_EQ(p->data & 0xFF, t.vector);
 	}
@@ -253,56 +276,55 @@ static int check_pub(struct ntb_edu *n, unsigned int slot)
  * VT-d edu's DMA write (requester id = edu) is then blocked.  QEMU 7.2 is
  * measured here and the result reported: its DMA writes carry no requester
  * id, so it cannot block them.  Returns 0 unless something unexpected
- * happens (the SID cannot be restored, the interrupt does not come back).
+ * happens (the interrupt does not come back after the SID is restored).
  */
-static int ntb_sid_probe(struct ntb_edu *n)
+static int ntb_sid_probe(struct ntb_edu *n, struct ntb_irq *ni)
 {
 	struct ik_x86_ir_irq_info info;
 	uint64_t irte_pa, hi;
 	uint64_t before;
 
-	if (ik_x86_ir_irq_info(n->map.virq, &info))
-		return 1;
+	PORT_CHECK_EQ(ik_x86_ir_irq_info(ni->map.virq, &info), 0);
 	irte_pa = (port_mmio_read64(port_acpi()->drhd_base + VTD_IRTA) & ~0xFFFull) +
 		  16ull * info.index;
 	hi = port_mmio_read64(irte_pa + 8);
 	PORT_CHECK_EQ(hi, info.irte_hi);
 	port_mmio_write64(irte_pa + 8, (hi & ~0xFFFFull) | (uint16_t)(n->bdf ^ 0x08));
-	before = n->delivered;
-	if (peer_trigger(n, (unsigned int)n->map.index)) {
+	before = ni->delivered;
+	if (peer_trigger(n, ni)) {
 		port_mmio_write64(irte_pa + 8, hi);
 		return 1;
 	}
 	port_delay_us(50000);
 	port_mmio_write64(irte_pa + 8, hi);
-	if (n->delivered == before)
+	if (ni->delivered == before)
 		port_printf("  wrong SID in the IRTE: edu's DMA write blocked\n");
 	else
 		port_printf("  NOTE: wrong SID in the IRTE did not block edu's DMA write: QEMU 7.2 "
 			    "DMA carries no requester id, its VT-d skips the SID check (real "
 			    "VT-d blocks it; the simulator's NTB/dmar_fault tests cover that)\n");
 	/* Restored: delivered again (QEMU has no entry cache to invalidate). */
-	return trigger_expect(n, (unsigned int)n->map.index, false);
+	return trigger_expect(n, ni);
 }
 
 /*
- * ntb_edu_dma / ntb_edu_dma_ir: one window interrupt allocated in the
- * per-device domain of a child of edu, requested (which publishes it),
- * triggered by edu's DMA: delivered once per trigger on the target CPU;
- * after an affinity move the republished pair is used and delivered on the
- * new CPU; under IR the pair is remappable and the IRTE names edu's
+ * ntb_edu_dma / ntb_edu_dma_ir: two window interrupts allocated in the
+ * per-device domain of a child of edu, requested (which publishes them),
+ * each triggered by edu's DMA engine: delivered once per trigger, to its
+ * own handler only, on its target CPU; after an affinity move the
+ * republished pair is used and delivered on the new CPU; under IR the
+ * pairs are remappable, name their own IRTEs, and the IRTEs name edu's
  * requester id.  Free unpublishes.
  * Catches: a domain that cannot be created below the platform's MSI parent
- * for a non-PCI store, a message published before activation or not
+ * for a non-PCI store, a pair published before activation or not
  * republished after a move (the peer's write then hits the old CPU/vector),
- * a wrong source id under IR (the child device must inherit edu's id), a
- * pair left published after free.
+ * two interrupts sharing a pair (cross-talk), a wrong source id under IR
+ * (the child device must inherit edu's id), a pair left published after
+ * free.
  */
 static int ntb_edu_common(void)
 {
 	struct ntb_edu *n = &g_ntb;
-	unsigned int slot;
-	uint64_t base;
 	uint32_t writes;
 	int ret = 1, r;
 
@@ -344,80 +366,111 @@ static int ntb_edu_common(void)
 		port_printf("FAIL create the window domain: %d\n", r);
 		goto out;
 	}
-	n->map = ik_msi_domain_alloc_irq_at(n->port, IK_MSI_DEFAULT_DOMAIN, IK_MSI_ANY_INDEX, NULL,
-					    0);
-	if (n->map.index < 0) {
-		port_printf("FAIL allocate a window interrupt: %d\n", n->map.index);
-		goto out;
-	}
-	slot = (unsigned int)n->map.index;
-	if (n->pub[slot].valid) {
-		port_printf("FAIL slot %u published before the interrupt was requested\n", slot);
-		goto out;
-	}
-	r = ik_request_irq(n->map.virq, ntb_edu_handler, 0, "edu-ntb", n);
-	if (r) {
-		port_printf("FAIL request: %d\n", r);
-		goto out;
-	}
-	n->requested = true;
-	if (check_pub(n, slot))
-		goto out;
-	port_printf("  slot %u irq %u published addr 0x%x data 0x%x\n", slot, n->map.virq,
-		    n->pub[slot].addr_lo, n->pub[slot].data);
-	base = n->delivered;
-	for (int k = 0; k < 2; k++)
-		if (trigger_expect(n, slot, false))
+	for (unsigned int i = 0; i < NTB_NR_IRQS; i++) {
+		struct ntb_irq *ni = &n->irq[i];
+
+		ni->n = n;
+		ni->map = ik_msi_domain_alloc_irq_at(n->port, IK_MSI_DEFAULT_DOMAIN,
+						     IK_MSI_ANY_INDEX, NULL, 0);
+		if (ni->map.index != (int)i) {
+			port_printf("FAIL window interrupt %u at slot %d\n", i, ni->map.index);
 			goto out;
-	if (n->delivered != base + 2) {
-		port_printf("FAIL delivered %llu, want %llu\n", (unsigned long long)n->delivered,
-			    (unsigned long long)(base + 2));
+		}
+		if (n->pub[i].valid) {
+			port_printf("FAIL slot %u published before the interrupt was requested\n", i);
+			goto out;
+		}
+		r = ik_request_irq(ni->map.virq, ntb_edu_handler, 0, "edu-ntb", ni);
+		if (r) {
+			port_printf("FAIL request: %d\n", r);
+			goto out;
+		}
+		ni->requested = true;
+		if (check_pub(n, ni))
+			goto out;
+		port_printf("  slot %u irq %u published addr 0x%x data 0x%x\n", i, ni->map.virq,
+			    n->pub[i].addr_lo, n->pub[i].data);
+	}
+	if (n->pub[0].addr_lo == n->pub[1].addr_lo && n->pub[0].data == n->pub[1].data) {
+		port_printf("FAIL both interrupts published the same pair\n");
 		goto out;
 	}
+	for (int k = 0; k < 2; k++)
+		for (unsigned int i = 0; i < NTB_NR_IRQS; i++)
+			if (trigger_expect(n, &n->irq[i]))
+				goto out;
 	if (port_nr_cpus() > 1) {
+		struct ntb_irq *ni = &n->irq[1];
+		struct ik_x86_irq_target t0, t1;
+		uint32_t old_lo = n->pub[1].addr_lo, old_data = n->pub[1].data;
+		unsigned int other;
 		ik_cpumask_t m;
 
-		writes = n->pub[slot].writes;
+		PORT_CHECK_EQ(ik_x86_irq_target(ni->map.virq, &t1), 0);
+		other = (t1.cpu + 1) % port_nr_cpus();
+		writes = n->pub[1].writes;
 		ik_cpumask_clear(&m);
-		ik_cpumask_set_cpu(1, &m);
-		r = ik_irq_set_affinity(n->map.virq, &m);
+		ik_cpumask_set_cpu(other, &m);
+		r = ik_irq_set_affinity(ni->map.virq, &m);
 		if (r) {
-			port_printf("FAIL move to cpu 1: %d\n", r);
+			port_printf("FAIL move to cpu %u: %d\n", other, r);
 			goto out;
 		}
-		if (port_ir_enabled() ? n->pub[slot].writes != writes : n->pub[slot].writes == writes) {
-			port_printf("FAIL republished %u times on a move (remapping %d)\n",
-				    n->pub[slot].writes - writes, (int)port_ir_enabled());
+		/*
+		 * Not remapped, asked from CPU 0 for an interrupt on another CPU:
+		 * the (two-step) update is carried out from the interrupt's next
+		 * ack there, so the next peer write still goes to the old pair.
+		 */
+		if (!port_ir_enabled() && n->pub[1].addr_lo == old_lo && t1.cpu != 0) {
+			if (trigger_expect(n, ni))
+				goto out;
+			if (ni->last_cpu != t1.cpu) {
+				port_printf("FAIL deferred move: delivered on cpu %u, want %u\n",
+					    ni->last_cpu, t1.cpu);
+				goto out;
+			}
+		}
+		/* Remapped: the pair names the IRTE and stays; otherwise it names the CPU. */
+		if (port_ir_enabled() ? (n->pub[1].writes != writes || n->pub[1].addr_lo != old_lo ||
+					 n->pub[1].data != old_data)
+				      : n->pub[1].addr_lo == old_lo) {
+			port_printf("FAIL pair after a move: 0x%x/0x%x -> 0x%x/0x%x, %u writes "
+				    "(remapping %d)\n", old_lo, old_data, n->pub[1].addr_lo,
+				    n->pub[1].data, n->pub[1].writes - writes, (int)port_ir_enabled());
 			goto out;
 		}
-		if (check_pub(n, slot))
+		if (check_pub(n, ni) || trigger_expect(n, ni) || trigger_expect(n, &n->irq[0]))
 			goto out;
-		if (trigger_expect(n, slot, false))
-			goto out;
-		if (n->last_cpu != 1) {
-			port_printf("FAIL delivered on cpu %u after the move to cpu 1\n", n->last_cpu);
+		PORT_CHECK_EQ(ik_x86_irq_target(n->irq[0].map.virq, &t0), 0);
+		if (ni->last_cpu != other || n->irq[0].last_cpu != t0.cpu) {
+			port_printf("FAIL delivered on cpus %u/%u, want %u/%u after a move\n",
+				    n->irq[0].last_cpu, ni->last_cpu, t0.cpu, other);
 			goto out;
 		}
 	}
-	if (port_ir_enabled() && ntb_sid_probe(n))
+	if (port_ir_enabled() && ntb_sid_probe(n, &n->irq[0]))
 		goto out;
 	if (n->wrong_cpu) {
 		port_printf("FAIL %llu handler runs off target\n", (unsigned long long)n->wrong_cpu);
 		goto out;
 	}
-	port_printf("  %llu peer writes by edu's DMA engine delivered\n",
-		    (unsigned long long)n->delivered);
+	port_printf("  %llu + %llu peer writes by edu's DMA engine delivered\n",
+		    (unsigned long long)n->irq[0].delivered,
+		    (unsigned long long)n->irq[1].delivered);
 	/* Free unpublishes. */
-	ik_free_irq(n->map.virq, n);
-	n->requested = false;
-	if (n->pub[slot].valid) {
-		port_printf("FAIL slot %u still published after free\n", slot);
-		goto out;
+	for (unsigned int i = 0; i < NTB_NR_IRQS; i++) {
+		ik_free_irq(n->irq[i].map.virq, &n->irq[i]);
+		n->irq[i].requested = false;
+		if (n->pub[i].valid) {
+			port_printf("FAIL slot %u still published after free\n", i);
+			goto out;
+		}
 	}
 	ret = 0;
 out:
-	if (n->requested)
-		ik_free_irq(n->map.virq, n);
+	for (unsigned int i = 0; i < NTB_NR_IRQS; i++)
+		if (n->irq[i].requested)
+			ik_free_irq(n->irq[i].map.virq, &n->irq[i]);
 	if (n->port)
 		ik_device_destroy(n->port);
 	if (n->edu)
