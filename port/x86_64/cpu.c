@@ -121,9 +121,9 @@ static void __attribute__((noreturn)) report_exception(struct trap_frame *f)
 			   "reserved";
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-	port_panic_printf("\nPORT: EXCEPTION %llu (%s) on cpu %u: error 0x%llx rip 0x%llx "
-			  "cr2 0x%llx rsp 0x%llx rflags 0x%llx\n",
-			  (unsigned long long)f->vector, name, this_cpu()->cpu,
+	port_panic_printf("\nPORT: EXCEPTION %llu (%s) on cpu %u (in vector 0x%x): error 0x%llx "
+			  "rip 0x%llx cr2 0x%llx rsp 0x%llx rflags 0x%llx\n",
+			  (unsigned long long)f->vector, name, this_cpu()->cpu, this_cpu()->cur_vector,
 			  (unsigned long long)f->error, (unsigned long long)f->rip,
 			  (unsigned long long)cr2, (unsigned long long)f->rsp,
 			  (unsigned long long)f->rflags);
@@ -132,6 +132,14 @@ static void __attribute__((noreturn)) report_exception(struct trap_frame *f)
 			  (unsigned long long)f->rcx, (unsigned long long)f->rdx,
 			  (unsigned long long)f->rsi, (unsigned long long)f->rdi,
 			  (unsigned long long)f->rbp);
+	if (f->rsp > 0x100000 && f->rsp < 0x8000000 && !(f->rsp & 7)) {
+		const uint64_t *sp = (const uint64_t *)(uintptr_t)f->rsp;
+
+		port_panic_printf("  stack %llx %llx %llx %llx %llx %llx\n",
+				  (unsigned long long)sp[0], (unsigned long long)sp[1],
+				  (unsigned long long)sp[2], (unsigned long long)sp[3],
+				  (unsigned long long)sp[4], (unsigned long long)sp[5]);
+	}
 	{
 		/* A few return addresses up the frame-pointer chain, when there is one. */
 		uint64_t *fp = (uint64_t *)(uintptr_t)f->rbp;
@@ -151,10 +159,13 @@ void isr_dispatch(struct trap_frame *f)
 	struct percpu *pc = this_cpu();
 	unsigned int vector = (unsigned int)f->vector;
 	uint64_t deadline;
+	unsigned int outer;
 
 	if (vector < IK_X86_FIRST_EXTERNAL_VECTOR)
 		report_exception(f);
 	pc->irq_depth++;
+	outer = pc->cur_vector;
+	pc->cur_vector = vector;
 	switch (vector) {
 	case PORT_VECTOR_SPURIOUS:
 		/* No ISR bit was set: no EOI. */
@@ -176,5 +187,6 @@ void isr_dispatch(struct trap_frame *f)
 		ik_x86_common_interrupt(vector);
 		break;
 	}
+	pc->cur_vector = outer;
 	pc->irq_depth--;
 }

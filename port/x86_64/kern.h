@@ -52,6 +52,7 @@ struct percpu {
 	unsigned int cpu;
 	uint32_t apic_id;
 	unsigned int irq_depth;      /* nesting of interrupt entries */
+	unsigned int cur_vector;     /* vector being handled (0: none), for exception reports */
 	unsigned int spin_depth;     /* spinlocks held */
 	unsigned int work_depth;     /* work items running (nested in waits) */
 	volatile bool up;            /* running its idle loop, takes requests */

@@ -139,7 +139,22 @@ bool ik_os_irqs_disabled(void)
 	return !(read_flags() & RFLAGS_IF);
 }
 
-/* ---- Spinlocks: test-and-test-and-set; opaque[0] = lock, opaque[1] = owner cpu + 1 ---- */
+/*
+ * ---- Spinlocks: tickets ----------------------------------------------------------------
+ * opaque[0] holds two 16-bit halves, the next ticket and the ticket being
+ * served; opaque[1] the owner's CPU + 1 (ik_os_spin_held).  Fair on
+ * purpose: with an unfair lock a vCPU that entered an interrupt could
+ * lose the descriptor lock to another CPU for milliseconds on end.
+ */
+static uint16_t *ticket_next(ik_spinlock_t *lock)
+{
+	return (uint16_t *)(void *)&lock->opaque[0];
+}
+
+static uint16_t *ticket_owner(ik_spinlock_t *lock)
+{
+	return (uint16_t *)(void *)&lock->opaque[0] + 1;
+}
 
 void ik_os_spin_init(ik_spinlock_t *lock)
 {
@@ -156,18 +171,18 @@ static void __attribute__((noreturn)) spin_stuck(ik_spinlock_t *lock)
 void ik_os_spin_lock(ik_spinlock_t *lock)
 {
 	struct percpu *pc = this_cpu();
+	uint16_t me;
 	uint64_t start = 0;
 
 	if (__atomic_load_n(&lock->opaque[1], __ATOMIC_RELAXED) == pc->cpu + 1)
 		port_fail("PORT: spinlock %p taken recursively on cpu %u\n", (void *)lock, pc->cpu);
-	while (__atomic_exchange_n(&lock->opaque[0], 1, __ATOMIC_ACQUIRE)) {
-		while (__atomic_load_n(&lock->opaque[0], __ATOMIC_RELAXED)) {
-			cpu_pause();
-			if (!start)
-				start = rdtsc();
-			else if (rdtsc() - start > 20000000000ull)
-				spin_stuck(lock);
-		}
+	me = __atomic_fetch_add(ticket_next(lock), 1, __ATOMIC_RELAXED);
+	while (__atomic_load_n(ticket_owner(lock), __ATOMIC_ACQUIRE) != me) {
+		cpu_pause();
+		if (!start)
+			start = rdtsc();
+		else if (rdtsc() - start > 20000000000ull)
+			spin_stuck(lock);
 	}
 	__atomic_store_n(&lock->opaque[1], pc->cpu + 1, __ATOMIC_RELAXED);
 	pc->spin_depth++;
@@ -176,10 +191,11 @@ void ik_os_spin_lock(ik_spinlock_t *lock)
 void ik_os_spin_unlock(ik_spinlock_t *lock)
 {
 	struct percpu *pc = this_cpu();
+	uint16_t owner = __atomic_load_n(ticket_owner(lock), __ATOMIC_RELAXED);
 
 	__atomic_store_n(&lock->opaque[1], 0, __ATOMIC_RELAXED);
 	pc->spin_depth--;
-	__atomic_store_n(&lock->opaque[0], 0, __ATOMIC_RELEASE);
+	__atomic_store_n(ticket_owner(lock), (uint16_t)(owner + 1), __ATOMIC_RELEASE);
 }
 
 ik_irqflags_t ik_os_spin_lock_irqsave(ik_spinlock_t *lock)
@@ -198,8 +214,8 @@ void ik_os_spin_unlock_irqrestore(ik_spinlock_t *lock, ik_irqflags_t flags)
 
 bool ik_os_spin_held(const ik_spinlock_t *lock)
 {
-	return __atomic_load_n(&lock->opaque[0], __ATOMIC_RELAXED) &&
-	       __atomic_load_n(&lock->opaque[1], __ATOMIC_RELAXED) == this_cpu()->cpu + 1;
+	/* Only the holder stores its CPU, and clears it before releasing. */
+	return __atomic_load_n(&lock->opaque[1], __ATOMIC_RELAXED) == this_cpu()->cpu + 1;
 }
 
 /* ---- Mutexes ------------------------------------------------------------------------- */

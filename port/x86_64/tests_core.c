@@ -297,11 +297,32 @@ static int pit_alloc(int *irq_out)
 	return 0;
 }
 
+static void nop_fn(void *arg)
+{
+}
+
+/*
+ * Every CPU passes through process context once: an interrupt any of them
+ * had already taken has finished.  Done before freeing an interrupt whose
+ * source fired until just now: the library's entry path reads the vector
+ * slot before it takes the descriptor lock, and a CPU still in that window
+ * when the interrupt is freed resumes on a freed descriptor (seen on QEMU
+ * as a NULL chip in ik_handle_edge_irq; see docs/porting.md).
+ */
+static void quiesce_cpus(void)
+{
+	for (unsigned int cpu = 0; cpu < port_nr_cpus(); cpu++)
+		port_run_on_cpu(cpu, nop_fn, NULL);
+}
+
 static int pit_free(int irq)
 {
 	unsigned int pin = port_acpi()->isa_gsi[0] - port_acpi()->ioapic_gsi_base;
 
+	/* QEMU's PIT may make one more transition after the mode change: let it land. */
 	pit_stop();
+	port_delay_us(5000);
+	quiesce_cpus();
 	PORT_CHECK_EQ(ik_free_irq((unsigned int)irq, &pit_count), 0);
 	PORT_CHECK_EQ(ik_x86_ioapic_free_irq(port_ioapic(), pin), 0);
 	return 0;

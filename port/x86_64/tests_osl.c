@@ -67,6 +67,7 @@ struct ttest {
 	volatile unsigned int runs;
 	uint64_t armed_at, ran_at;
 	unsigned int rearm;		/* re-arm from the callback this many times */
+	uint64_t rearm_ns;		/* after this long (0: 1 ms) */
 	bool cancel_self;
 	volatile bool cancel_ret;
 	volatile bool slow;		/* callback spins 20 ms */
@@ -83,7 +84,7 @@ static void timer_fn(struct ik_os_timer *tm)
 		port_delay_us(20000);
 	if (t->rearm) {
 		t->rearm--;
-		ik_os_timer_arm(tm, 1000000);
+		ik_os_timer_arm(tm, t->rearm_ns ? t->rearm_ns : 1000000);
 	}
 	/* From the callback itself: only disarms (the re-arm above), never waits. */
 	if (t->cancel_self)
@@ -333,12 +334,13 @@ PORT_TEST(osl_services)
 
 	/* cancel_sync waits for a callback running elsewhere (CPU 0 does not run work here). */
 	{
-		struct ttest t = { .timer.fn = timer_fn, .slow = true, .rearm = 1 };
+		struct ttest t = { .timer.fn = timer_fn, .slow = true, .rearm = 1,
+				   .rearm_ns = 10000000000ull };
 
 		ik_os_timer_arm(&t.timer, 1000000);
 		while (!t.in_cb)
 			ik_os_cpu_relax();	/* an AP picked it up */
-		/* It re-arms itself while we wait: that run is cancelled too. */
+		/* It re-arms itself (10 s) while we wait: that run is cancelled too. */
 		PORT_CHECK(ik_os_timer_cancel_sync(&t.timer));
 		PORT_CHECK(!t.in_cb);
 		PORT_CHECK_EQ(t.runs, 1);
