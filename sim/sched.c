@@ -112,6 +112,14 @@ uint64_t sim_now(const struct sim_machine *m)
 	return __atomic_load_n(&m->now, __ATOMIC_RELAXED);
 }
 
+unsigned int sim_set_interleave(struct sim_machine *m, unsigned int permille)
+{
+	unsigned int old = m->interleave_permille;
+
+	m->interleave_permille = !permille ? 250 : permille > 1000 ? 1000 : permille;
+	return old;
+}
+
 uint64_t sim_actions(const struct sim_machine *m)
 {
 	return __atomic_load_n(&m->actions, __ATOMIC_RELAXED);

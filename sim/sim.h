@@ -190,6 +190,14 @@ uint64_t sim_run_until_idle(struct sim_machine *m);
  */
 void sim_point(struct sim_machine *m);
 
+/*
+ * Change the interleaving probability of a running machine (per thousand
+ * points, 1..1000; 0 = the default 250) and return the previous value.
+ * Deterministic mode, from the thread driving the machine (tools that must
+ * not miss a point, e.g. to catch a register half rewritten).
+ */
+unsigned int sim_set_interleave(struct sim_machine *m, unsigned int permille);
+
 /** Deterministic random numbers from the machine's seed. */
 uint64_t sim_rand(struct sim_machine *m);
 uint64_t sim_now(const struct sim_machine *m);

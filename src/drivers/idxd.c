@@ -757,11 +757,18 @@ static const struct ik_driver idxd_wq_driver = {
 	.probe = wq_probe,
 };
 
-static void wq_name(char *buf, unsigned int queue)
+/*
+ * "<function>.wq<queue>": the queue devices of two functions must not share
+ * a name, since their IMS domains are named after them.
+ */
+static void wq_name(char *buf, const char *fn, unsigned int queue)
 {
 	char digits[4];
 	unsigned int n = 0, pos = 0;
 
+	while (*fn && pos < IK_DEVICE_NAME_MAX - 8)
+		buf[pos++] = *fn++;
+	buf[pos++] = '.';
 	do {
 		digits[n++] = (char)('0' + queue % 10);
 		queue /= 10;
@@ -778,14 +785,14 @@ int ik_idxd_wq_add(struct ik_device *pdev, unsigned int queue, struct ik_device 
 	struct ik_idxd *idxd = idxd_of(pdev);
 	struct wq_args args = { .idxd = idxd, .queue = queue };
 	struct ik_device *child;
-	char name[8];
+	char name[IK_DEVICE_NAME_MAX];
 	int ret;
 
 	if (!idxd || !out)
 		return -IK_EINVAL;
 	if (queue >= idxd->nr_queues)
 		return -IK_ERANGE;
-	wq_name(name, queue);
+	wq_name(name, ik_device_name(pdev), queue);
 	ret = ik_device_create(pdev, name, &child);
 	if (ret)
 		return ret;

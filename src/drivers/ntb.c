@@ -494,14 +494,21 @@ struct ik_device *ik_ntb_port(struct ik_device *pdev)
 int ik_ntb_port_add(struct ik_device *pdev)
 {
 	struct ntb_fn *fn = fn_of(pdev);
+	char name[IK_DEVICE_NAME_MAX];
+	const char *f = ik_device_name(pdev);
 	struct ik_device *child;
+	unsigned int pos = 0;
 	int ret;
 
 	if (!fn)
 		return -IK_EINVAL;
 	if (ik_ntb_port(pdev))
 		return -IK_EBUSY;
-	ret = ik_device_create(pdev, "ntb", &child);
+	/* "<function>.ntb": the ports of two functions name their domains apart. */
+	while (*f && pos < IK_DEVICE_NAME_MAX - 5)
+		name[pos++] = *f++;
+	ik_memcpy(name + pos, ".ntb", 5);
+	ret = ik_device_create(pdev, name, &child);
 	if (ret)
 		return ret;
 	/* The probe takes the function from drvdata and replaces it with the port. */

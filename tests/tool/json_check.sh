@@ -36,4 +36,18 @@ for path in sys.argv[1:]:
 print("%d passed, %d failed" % (len(sys.argv) - 1 - bad, bad))
 sys.exit(1 if bad else 0)
 PY
+# The JSON summary carries the platform's summary lines: "dmar" on x86 with
+# remapping (the default machine), "its" on the ITS platform.
+"$irqkit" run --format json >"$tmp/sum_dmar.json" 2>"$tmp/err" || fail=$((fail + 1))
+"$irqkit" run "$src/examples/its.scn" --format json >"$tmp/sum_its.json" 2>"$tmp/err" ||
+	fail=$((fail + 1))
+"$py" - "$tmp/sum_dmar.json" "$tmp/sum_its.json" <<'PY' || fail=$((fail + 1))
+import json, sys
+d = json.load(open(sys.argv[1]))
+i = json.load(open(sys.argv[2]))
+ok = ("dmar" in d and "faults" in d["dmar"] and "fault_irq" in d["dmar"] and "its" not in d
+      and "its" in i and i["its"]["translations"] > 0 and "dmar" not in i)
+print("summary keys: dmar %s, its %s" % ("dmar" in d, "its" in i))
+sys.exit(0 if ok else 1)
+PY
 [ $fail -eq 0 ]

@@ -265,7 +265,7 @@ static void test_disable_masks_on_device(void **state)
 	assert_int_equal(ib_list_irqs(wq, &list), 0);
 	assert_int_equal(list.n, 1);
 	assert_string_equal(list.info[0].mode, "ims");
-	assert_string_equal(list.info[0].domain, "IMS-wq1");
+	assert_string_equal(list.info[0].domain, "IMS-0000:00:05.0.wq1");
 	assert_true(list.info[0].masked);
 	assert_true(list.info[0].pending);
 	assert_int_equal(ib_enable_on(M(), 2, map.virq), 0);
@@ -593,7 +593,7 @@ static void test_remapped_parent_never_rewrites(void **state)
 	ik_device_set_msi_parent(fn, remap);
 	assert_int_equal(ik_device_bind(fn, &ik_idxd_driver), 0);
 	wq = wq_add(0);
-	assert_string_equal(ik_irq_domain_name(ik_ims_domain(wq)), "FIR-IMS-wq0");
+	assert_string_equal(ik_irq_domain_name(ik_ims_domain(wq)), "FIR-IMS-0000:00:05.0.wq0");
 	assert_int_equal(ik_x86_msi_domain_protocol(ik_ims_domain(wq)), IK_X86_MSI_NONE);
 	map = ik_idxd_wq_alloc_irq(wq, NULL, 0);
 	line_init(&l, &ctx, wq, map, 0);
@@ -637,8 +637,8 @@ static void test_work_queue_devices(void **state)
 
 	assert_int_equal(ik_idxd_wq_add(fn, 2, &dup), -IK_EBUSY);
 	assert_int_equal(ik_idxd_wq_add(fn, NR_QUEUES, &dup), -IK_ERANGE);
-	assert_string_equal(ik_irq_domain_name(ik_ims_domain(w0)), "IMS-wq0");
-	assert_string_equal(ik_irq_domain_name(ik_ims_domain(w1)), "IMS-wq2");
+	assert_string_equal(ik_irq_domain_name(ik_ims_domain(w0)), "IMS-0000:00:05.0.wq0");
+	assert_string_equal(ik_irq_domain_name(ik_ims_domain(w1)), "IMS-0000:00:05.0.wq2");
 
 	a0 = ik_idxd_wq_alloc_irq(w0, NULL, 0);
 	b0 = ik_idxd_wq_alloc_irq(w1, NULL, 0);

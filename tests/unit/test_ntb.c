@@ -254,7 +254,7 @@ static void test_function_vectors_and_port_domain(void **state)
 
 	/* The window domain: the port's own, below the platform, not below MSI-X. */
 	assert_non_null(d);
-	assert_string_equal(ik_irq_domain_name(d), "NTB-ntb");
+	assert_string_equal(ik_irq_domain_name(d), "NTB-0000:00:06.0.ntb");
 	assert_int_equal(info->bus_token, IK_MSI_BUS_NTB);
 	assert_int_equal(info->hwsize, SIM_NTB_NR_PUBLISH);
 	assert_false(info->flags & (IK_MSI_FLAG_MASK_SOURCE | IK_MSI_FLAG_MASK_PARENT));
@@ -557,7 +557,7 @@ static void test_remapped_parent_never_republishes(void **state)
 	assert_int_equal(ik_device_bind(fn, &ik_ntb_pci_driver), 0);
 	assert_string_equal(ik_irq_domain_name(ik_msi_get_device_domain(port(),
 								       IK_MSI_DEFAULT_DOMAIN)),
-			    "FIR-NTB-ntb");
+			    "FIR-NTB-0000:00:06.0.ntb");
 	map = ik_ntb_msi_alloc_irq(port(), NULL);
 	line_init(&l, &p, map.virq, (unsigned int)map.index);
 	assert_int_equal(ib_request_on(M(), 0, &l), 0);
@@ -617,7 +617,7 @@ static void test_never_in_msix_domain(void **state)
 		struct ik_irq_data *d = ik_irq_get_irq_data(maps[i].virq);
 
 		assert_string_equal(list.info[i].mode, "ntb");
-		assert_string_equal(list.info[i].domain, "NTB-ntb");
+		assert_string_equal(list.info[i].domain, "NTB-0000:00:06.0.ntb");
 		assert_int_equal(list.info[i].irq, maps[i].virq);
 		assert_false(list.info[i].masked);
 		assert_ptr_equal(d->domain, win);

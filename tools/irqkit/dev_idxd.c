@@ -360,6 +360,25 @@ static void idxd_hw(struct world *w, struct tool_device *d, unsigned int space, 
 	st->valid = true;
 }
 
+/* The slot behind the index as the device holds it (commands it ran). */
+static bool idxd_msg(struct world *w, struct tool_device *d, unsigned int space,
+		     unsigned int index, struct dev_msg *m)
+{
+	struct idxd_priv *pv = d->priv;
+	struct sim_ims_slot s;
+	int slot;
+
+	if (!pv || space >= pv->p.nr_wq || !pv->ix[space])
+		return false;
+	slot = __atomic_load_n(&pv->ix[space][index].slot, __ATOMIC_ACQUIRE);
+	if (slot < 0 || !sim_ims_queue_slot(pv->hw, (unsigned int)slot, &s))
+		return false;
+	m->addr = (uint64_t)s.addr_hi << 32 | s.addr_lo;
+	m->data = s.data;
+	m->valid = true;
+	return true;
+}
+
 static void idxd_describe(struct world *w, struct tool_device *d, char *buf, size_t size)
 {
 	struct idxd_priv *pv = d->priv;
@@ -413,6 +432,7 @@ static const struct tool_kind idxd_kind = {
 	.irq_of = idxd_irq_of,
 	.fire = idxd_fire,
 	.hw = idxd_hw,
+	.msg = idxd_msg,
 	.describe = idxd_describe,
 	.mode = idxd_mode,
 	.owns_domain = idxd_owns_domain,

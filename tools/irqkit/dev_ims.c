@@ -330,6 +330,21 @@ static void ims_hw(struct world *w, struct tool_device *d, unsigned int space, u
 	st->valid = true;
 }
 
+static bool ims_msg(struct world *w, struct tool_device *d, unsigned int space, unsigned int index,
+		    struct dev_msg *m)
+{
+	struct ims_priv *pv = d->priv;
+	struct sim_ims_slot s;
+
+	if (!pv || space >= pv->nr_spaces ||
+	    !sim_ims_slots_slot(pv->hw, pv->sp[space].first + index, &s))
+		return false;
+	m->addr = (uint64_t)s.addr_hi << 32 | s.addr_lo;
+	m->data = s.data;
+	m->valid = true;
+	return true;
+}
+
 static void ims_describe(struct world *w, struct tool_device *d, char *buf, size_t size)
 {
 	struct ims_priv *pv = d->priv;
@@ -377,6 +392,7 @@ static const struct tool_kind ims_kind = {
 	.irq_of = ims_irq_of,
 	.fire = ims_fire,
 	.hw = ims_hw,
+	.msg = ims_msg,
 	.describe = ims_describe,
 	.mode = ims_mode,
 	.owns_domain = ims_owns_domain,

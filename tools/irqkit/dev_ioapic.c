@@ -55,6 +55,7 @@ struct ioapic_priv {
 	uint64_t base;
 	uint16_t rid;
 	uint64_t fired[SIM_IOAPIC_MAX_PINS];  /* __atomic */
+	bool held[SIM_IOAPIC_MAX_PINS];       /* level line held asserted ("assert") */
 };
 
 static bool ioapic_is_level(const struct ioapic_params *ip, unsigned int pin)
@@ -290,10 +291,42 @@ static void ioapic_fire(struct world *w, struct tool_device *d, unsigned int spa
 	if (ioapic_is_level(&pv->p, index)) {
 		/* Asserted for an instant: sends, coalesces (Remote IRR) or is lost (masked). */
 		sim_ioapic_set_line(pv->hw, index, true);
-		sim_ioapic_set_line(pv->hw, index, false);
+		/* A line held asserted stays so: the fire is one more cause of the same level. */
+		if (!__atomic_load_n(&pv->held[index], __ATOMIC_RELAXED))
+			sim_ioapic_set_line(pv->hw, index, false);
 	} else {
 		sim_ioapic_pulse(pv->hw, index);
 	}
+}
+
+/*
+ * "assert" / "deassert": hold a level pin's line asserted, as a device whose
+ * condition nobody clears.  The I/O APIC sends when the entry is unmasked
+ * and Remote IRR is clear, and again after every EOI while the line stays
+ * asserted (a level storm unless a handler... the tool's handlers do not
+ * touch the device: "deassert" ends it).  Asserting counts as one fire.
+ */
+static int ioapic_set_line(struct world *w, struct tool_device *d, unsigned int space,
+			   unsigned int index, bool asserted)
+{
+	struct ioapic_priv *pv = d->priv;
+
+	if (!ioapic_is_level(&pv->p, index)) {
+		set_action_detail("pin %u is edge-triggered (list it in 'level' to hold it); use "
+				  "'fire' for an edge",
+				  index);
+		return -IK_EINVAL;
+	}
+	if (__atomic_load_n(&pv->held[index], __ATOMIC_RELAXED) == asserted) {
+		set_action_detail("the line of pin %u is already %s", index,
+				  asserted ? "asserted" : "deasserted");
+		return -IK_EINVAL;
+	}
+	__atomic_store_n(&pv->held[index], asserted, __ATOMIC_RELAXED);
+	if (asserted)
+		__atomic_add_fetch(&pv->fired[index], 1, __ATOMIC_RELAXED);
+	sim_ioapic_set_line(pv->hw, index, asserted);
+	return 0;
 }
 
 static void ioapic_hw(struct world *w, struct tool_device *d, unsigned int space,
@@ -364,6 +397,7 @@ static const struct tool_kind ioapic_kind = {
 	.free = ioapic_free,
 	.irq_of = ioapic_irq_of,
 	.fire = ioapic_fire,
+	.set_line = ioapic_set_line,
 	.hw = ioapic_hw,
 	.describe = ioapic_describe,
 	.mode = ioapic_mode,

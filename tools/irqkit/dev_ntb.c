@@ -360,6 +360,26 @@ static void ntb_hw(struct world *w, struct tool_device *d, unsigned int space, u
 	st->valid = true;
 }
 
+/*
+ * What the peer would read from the publish slot of a window interrupt: the
+ * (offset, data) pair, valid or not.  Read straight from the register file
+ * (a device-side read, no interleaving point, no side effect).
+ */
+static bool ntb_msg(struct world *w, struct tool_device *d, unsigned int space,
+		    unsigned int index, struct dev_msg *m)
+{
+	struct ntb_priv *pv = d->priv;
+	uint64_t pub;
+
+	if (!pv || space != SP_NTB || !pv->bar0)
+		return false;
+	pub = pv->bar0 + SIM_NTB_PUBLISH(index);
+	m->addr = (uint32_t)sim_dma_read(w->m, pub + SIM_NTB_PUB_OFFSET, 4);
+	m->data = (uint32_t)sim_dma_read(w->m, pub + SIM_NTB_PUB_DATA, 4);
+	m->valid = sim_dma_read(w->m, pub + SIM_NTB_PUB_CTRL, 4) & SIM_NTB_PUB_VALID;
+	return true;
+}
+
 static void ntb_describe(struct world *w, struct tool_device *d, char *buf, size_t size)
 {
 	struct ntb_priv *pv = d->priv;
@@ -413,6 +433,7 @@ static const struct tool_kind ntb_kind = {
 	.irq_of = ntb_irq_of,
 	.fire = ntb_fire,
 	.hw = ntb_hw,
+	.msg = ntb_msg,
 	.describe = ntb_describe,
 	.mode = ntb_mode,
 	.owns_domain = ntb_owns_domain,

@@ -356,6 +356,41 @@ static void pci_hw(struct world *w, struct tool_device *d, unsigned int space, u
 	st->valid = true;
 }
 
+/* The MSI-X entry or the MSI capability's message, as stored (no side effects). */
+static bool pci_msg(struct world *w, struct tool_device *d, unsigned int space, unsigned int index,
+		    struct dev_msg *m)
+{
+	struct pci_priv *pv = d->priv;
+
+	if (!pv || !pv->hw || space >= pv->nr_spaces || !space_active(pv, space))
+		return false;
+	if (pv->space_kind[space] == SP_MSIX) {
+		struct sim_pci_msix_entry e;
+
+		if (!sim_pci_msix_entry(pv->hw, index, &e))
+			return false;
+		m->addr = (uint64_t)e.addr_hi << 32 | e.addr_lo;
+		m->data = e.data;
+	} else {
+		uint8_t cap = sim_pci_dev_msi_cap(pv->hw);
+		bool is64 = sim_pci_cfg_peek(pv->hw, (uint16_t)(cap + SIM_PCI_MSI_FLAGS), 2) &
+			    SIM_PCI_MSI_FLAGS_64BIT;
+
+		m->addr = sim_pci_cfg_peek(pv->hw, (uint16_t)(cap + SIM_PCI_MSI_ADDRESS_LO), 4);
+		if (is64)
+			m->addr |= (uint64_t)sim_pci_cfg_peek(pv->hw,
+							      (uint16_t)(cap + SIM_PCI_MSI_ADDRESS_HI),
+							      4)
+				   << 32;
+		/* Vector k of a multi-vector block sends data + k: the shared part is what changes. */
+		m->data = sim_pci_cfg_peek(pv->hw, (uint16_t)(cap + (is64 ? SIM_PCI_MSI_DATA_64
+									     : SIM_PCI_MSI_DATA_32)),
+					   2);
+	}
+	m->valid = true;
+	return true;
+}
+
 static void pci_describe(struct world *w, struct tool_device *d, char *buf, size_t size)
 {
 	struct pci_priv *pv = d->priv;
@@ -400,6 +435,7 @@ static const struct tool_kind pci_kind = {
 	.irq_of = pci_irq_of,
 	.fire = pci_fire,
 	.hw = pci_hw,
+	.msg = pci_msg,
 	.describe = pci_describe,
 	.mode = pci_mode,
 	.owns_domain = pci_owns_domain,

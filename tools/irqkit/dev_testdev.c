@@ -276,6 +276,19 @@ static void testdev_hw(struct world *w, struct tool_device *d, unsigned int spac
 	st->valid = true;
 }
 
+/* The slot's address and data, read as a debugger would (no side effects). */
+static bool testdev_msg(struct world *w, struct tool_device *d, unsigned int space,
+			unsigned int index, struct dev_msg *m)
+{
+	struct testdev_priv *pv = d->priv;
+	uint64_t slot = pv->base + index * SLOT_SIZE;
+
+	m->addr = sim_cpu_read(w->m, 0, slot + 0x0, 4) | sim_cpu_read(w->m, 0, slot + 0x4, 4) << 32;
+	m->data = (uint32_t)sim_cpu_read(w->m, 0, slot + 0x8, 4);
+	m->valid = true;
+	return true;
+}
+
 static void testdev_describe(struct world *w, struct tool_device *d, char *buf, size_t size)
 {
 	struct testdev_priv *pv = d->priv;
@@ -302,6 +315,7 @@ static const struct tool_kind testdev_kind = {
 	.irq_of = testdev_irq_of,
 	.fire = testdev_fire,
 	.hw = testdev_hw,
+	.msg = testdev_msg,
 	.describe = testdev_describe,
 	.mode = testdev_mode,
 };

@@ -62,6 +62,15 @@ static void set_detail(const char *fmt, ...)
 	va_end(ap);
 }
 
+void set_action_detail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+}
+
 static int input_error(struct world *w, const struct loc *loc, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static int input_error(struct world *w, const struct loc *loc, const char *fmt, ...)
@@ -543,6 +552,8 @@ static const char *verb_name(enum verb v)
 	case V_REQUEST: return "request";
 	case V_RELEASE: return "release";
 	case V_FIRE: return "fire";
+	case V_ASSERT: return "assert";
+	case V_DEASSERT: return "deassert";
 	case V_CPU: return "cpu";
 	case V_DEVICE: return "device";
 	case V_REMOVE: return "remove";
@@ -580,6 +591,16 @@ static int do_line_ops(struct world *w, struct cmd *c, struct targets *t)
 
 		if (c->verb == V_AFFINITY)
 			cpuset_to_mask(w, &c->u.cpus, &o.mask);
+		if (c->on_target) {
+			unsigned int tc, tv;
+			bool moving;
+
+			/* Where it is delivered now; the first online CPU if nowhere. */
+			if (w->mcfg.plat->irq_target(o.irq, &tc, &tv, &moving) ||
+			    tc >= sim_nr_cpus(w->m) || !sim_cpu_is_online(w->m, tc))
+				tc = world_first_online(w);
+			cpu = tc;
+		}
 		ret = world_call(w, cpu, line_op_fn, &o);
 		if (ret < 0) {
 			char lab[64];
@@ -629,6 +650,35 @@ static int do_line_ops(struct world *w, struct cmd *c, struct targets *t)
 	return err;
 }
 
+/* Lines whose held-asserted storm the device had to end (see world.c). */
+static void report_storms(struct world *w)
+{
+	for (unsigned int di = 0; di < w->nr_devs; di++) {
+		struct tool_device *d = w->dev[di];
+
+		for (unsigned int s = 0; s < d->nr_spaces; s++) {
+			for (unsigned int i = 0; i < d->sp[s].size; i++) {
+				struct tool_line *l = &d->sp[s].lines[i];
+				char lab[64];
+
+				if (!l->storm_stopped)
+					continue;
+				l->storm_stopped = false;
+				world_label(d, s, i, lab, sizeof(lab));
+				world_progress_clear(w);
+				fprintf(w->err,
+					"%s:%u:%u: error: level storm: %s was held asserted and "
+					"its handler claimed %u interrupts in a row; the device "
+					"dropped the line (deassert it, or let the handler claim "
+					"fewer: 'handler count N', 'none')\n",
+					l->held_loc.file, l->held_loc.line, l->held_loc.col, lab,
+					TOOL_HELD_STORM_MAX);
+				w->action_failures++;
+			}
+		}
+	}
+}
+
 static void run_idle(struct world *w)
 {
 	world_settle(w);
@@ -638,9 +688,11 @@ void world_settle(struct world *w)
 {
 	if (!w->built)
 		return;
+	world_torn_disarm(w);
 	sim_run_until_idle(w->m);
 	if (world_reap_chains(w))
 		w->action_failures++;
+	report_storms(w);
 }
 
 static int do_fire(struct world *w, struct cmd *c, struct targets *t)
@@ -650,6 +702,28 @@ static int do_fire(struct world *w, struct cmd *c, struct targets *t)
 	if (!t->n) {
 		set_detail("%s has no interrupts allocated to fire", t->d->name);
 		return -IK_ENOENT;
+	}
+	if (c->u.fire.torn) {
+		if (w->threaded)
+			return input_error(w, &c->u.fire.torn_loc,
+					   "'torn' needs mode deterministic (it catches the message "
+					   "between two register writes)");
+		for (unsigned int k = 0; k < t->n; k++) {
+			struct dev_msg m = { 0 };
+
+			if (!t->d->kind->msg(w, t->d, t->space, t->idx[k], &m) || !m.valid) {
+				char lab[64];
+
+				label_of(t, k, lab, sizeof(lab));
+				set_detail("%s has no message to tear yet (allocate and request it "
+					   "first)", lab);
+				return -IK_ENOENT;
+			}
+		}
+		if (w->trace)
+			trace_instant(w, t->d, "torn armed", "\"interrupts\":%u", t->n);
+		/* Armed until the machine next settles: the next action is the rewrite. */
+		return world_fire_torn(w, t->d, t->space, t->idx, t->n, &c->loc);
 	}
 	if (c->u.fire.paced) {
 		for (unsigned int k = 0; k < t->n; k++) {
@@ -670,6 +744,44 @@ static int do_fire(struct world *w, struct cmd *c, struct targets *t)
 	if (!c->u.fire.nowait)
 		run_idle(w);
 	return 0;
+}
+
+static int do_line_level(struct world *w, struct cmd *c, struct targets *t)
+{
+	unsigned int done;
+	int ret = 0;
+
+	if (!t->n) {
+		set_detail("%s has no interrupts allocated", t->d->name);
+		return -IK_ENOENT;
+	}
+	for (done = 0; done < t->n; done++) {
+		detail[0] = 0;
+		ret = t->d->kind->set_line(w, t->d, t->space, t->idx[done], c->verb == V_ASSERT);
+		if (ret) {
+			char lab[64], why[sizeof(detail)];
+
+			label_of(t, done, lab, sizeof(lab));
+			snprintf(why, sizeof(why), "%s", detail);
+			set_detail("%s%s%s", lab, why[0] ? ": " : "", why);
+			break;
+		}
+		tline(t, done)->held = c->verb == V_ASSERT;
+		tline(t, done)->held_claimed = 0;
+		tline(t, done)->held_loc = c->loc;
+		tline(t, done)->held_left = c->verb == V_ASSERT ? c->u.serve : 0;
+		if (w->trace)
+			trace_instant(w, t->d, c->verb == V_ASSERT ? "assert" : "deassert",
+				      "\"index\":%u", t->idx[done]);
+	}
+	if (ret) {
+		/* Undo in reverse: the lines go back to how they were. */
+		while (done-- > 0) {
+			t->d->kind->set_line(w, t->d, t->space, t->idx[done], c->verb != V_ASSERT);
+			tline(t, done)->held = c->verb != V_ASSERT;
+		}
+	}
+	return ret;
 }
 
 static int do_device(struct world *w, struct cmd *c)
@@ -772,7 +884,8 @@ static bool ref_counter(struct world *w, struct targets *t, unsigned int k, cons
 	} else if (!strcmp(prop, "sent")) {
 		*v = hw.sent;
 	} else if (!strcmp(prop, "blocked")) {
-		*v = hw.fired - hw.sent;
+		/* A level line held asserted sends again after each EOI: sent may exceed fired. */
+		*v = hw.fired > hw.sent ? hw.fired - hw.sent : 0;
 	} else if (!strcmp(prop, "delivered")) {
 		*v = on_cpu ? __atomic_load_n(&l->delivered[cpu], __ATOMIC_RELAXED)
 			    : __atomic_load_n(&l->events, __ATOMIC_RELAXED);
@@ -783,6 +896,8 @@ static bool ref_counter(struct world *w, struct targets *t, unsigned int k, cons
 		     __atomic_load_n(&l->spurious, __ATOMIC_RELAXED);
 	} else if (!strcmp(prop, "threads")) {
 		*v = __atomic_load_n(&l->threads, __ATOMIC_RELAXED);
+	} else if (!strcmp(prop, "torn")) {
+		*v = l->torn;
 	} else if (!strcmp(prop, "pending")) {
 		*v = hw.pending || (have_info && (info.istate & IK_IRQS_PENDING));
 	} else if (!strcmp(prop, "depth")) {
@@ -1276,6 +1391,8 @@ static int exec_action(struct world *w, struct cmd *c)
 	case V_UNMASK:
 	case V_AFFINITY:
 	case V_FIRE:
+	case V_ASSERT:
+	case V_DEASSERT:
 		t = malloc(sizeof(*t));
 		if (!t)
 			return -IK_ENOMEM;
@@ -1288,6 +1405,8 @@ static int exec_action(struct world *w, struct cmd *c)
 		case V_REQUEST: ret = do_request(w, c, t); break;
 		case V_RELEASE: ret = do_release(w, c, t); break;
 		case V_FIRE: ret = do_fire(w, c, t); break;
+		case V_ASSERT:
+		case V_DEASSERT: ret = do_line_level(w, c, t); break;
 		default: ret = do_line_ops(w, c, t); break;
 		}
 		break;
@@ -1463,6 +1582,9 @@ int world_exec(struct world *w, struct cmd *c)
 		if (c->repeat > 1000 && (i & 255) == 0)
 			world_progress(w, "repeat", i, c->repeat);
 	}
+	/* A torn fire waits through the one action after it, no longer. */
+	if (w->torns && !(c->verb == V_FIRE && c->u.fire.torn))
+		world_torn_disarm(w);
 	if (ret == E_INPUT) {
 		w->bad_input = true;
 		if (!w->shell)

@@ -32,7 +32,17 @@ static int parse_on(struct pcur *p, struct cmd *c)
 		c->on_random = true;
 		return 0;
 	}
-	if (p_number(p, "a CPU number or 'random' after 'on'", 0, SIM_MAX_CPUS - 1, &cpu))
+	if (p_accept(p, "target")) {
+		if (c->verb != V_AFFINITY && c->verb != V_ENABLE && c->verb != V_DISABLE &&
+		    c->verb != V_MASK && c->verb != V_UNMASK)
+			return p_error_at(p, &p->tl->tok[p->i - 1],
+					  "'on target' is for affinity, enable, disable, mask and "
+					  "unmask (each interrupt's call runs on the CPU it targets)");
+		c->on_target = true;
+		return 0;
+	}
+	if (p_number(p, "a CPU number, 'random' or 'target' after 'on'", 0, SIM_MAX_CPUS - 1,
+		     &cpu))
 		return -1;
 	c->on_cpu = (unsigned int)cpu;
 	return 0;
@@ -160,8 +170,11 @@ static int parse_irq_verb(struct pcur *p, struct cmd *c)
 		int r = 0;
 
 		if (p_accept(p, "on")) {
-			if (c->verb == V_FIRE)
-				return p_error_at(p, t, "'fire' runs in the device, not on a CPU");
+			if (c->verb == V_FIRE || c->verb == V_ASSERT || c->verb == V_DEASSERT)
+				return p_error_at(p, t, "'%s' runs in the device, not on a CPU",
+						  c->verb == V_FIRE ? "fire" : c->verb == V_ASSERT
+									       ? "assert"
+									       : "deassert");
 			r = parse_on(p, c);
 		} else if (c->verb == V_ALLOCATE && p_accept(p, "managed")) {
 			r = once(p, &s, 1);
@@ -202,6 +215,14 @@ static int parse_irq_verb(struct pcur *p, struct cmd *c)
 		} else if (c->verb == V_FIRE && p_accept(p, "nowait")) {
 			r = once(p, &s, 13);
 			c->u.fire.nowait = true;
+		} else if (c->verb == V_ASSERT && p_accept(p, "count")) {
+			r = once(p, &s, 15) ||
+			    p_number(p, "the number of interrupts the device needs served", 1,
+				     TOOL_MAX_COUNT, &c->u.serve);
+		} else if (c->verb == V_FIRE && p_accept(p, "torn")) {
+			r = once(p, &s, 14);
+			c->u.fire.torn = true;
+			c->u.fire.torn_loc = p_loc(p, t);
 		} else {
 			static const char *const opts[] = {
 				[V_ALLOCATE] = "'managed', 'affinity CPUS', 'on CPU' or end of line",
@@ -214,8 +235,10 @@ static int parse_irq_verb(struct pcur *p, struct cmd *c)
 				[V_MASK] = "'on CPU' or end of line",
 				[V_UNMASK] = "'on CPU' or end of line",
 				[V_AFFINITY] = "'on CPU' or end of line",
-				[V_FIRE] = "'count N', 'burst N', 'gap N', 'paced', 'nowait' or end of "
-					   "line",
+				[V_FIRE] = "'count N', 'burst N', 'gap N', 'paced', 'nowait', 'torn' or "
+					   "end of line",
+				[V_ASSERT] = "'count N' or end of line",
+				[V_DEASSERT] = "end of line",
 			};
 			return p_expected(p, opts[c->verb]);
 		}
@@ -223,6 +246,12 @@ static int parse_irq_verb(struct pcur *p, struct cmd *c)
 			return -1;
 	}
 	if (c->verb == V_FIRE) {
+		/* Bits of the options seen (once()): 9..13 are count..nowait. */
+		if (c->u.fire.torn && (s.bits & (0x1Fu << 9)))
+			return p_error_at(p, &p->tl->tok[0],
+					  "'torn' fires once per interrupt, when the library rewrites "
+					  "its message; it cannot be combined with 'count', 'burst', "
+					  "'gap', 'paced' or 'nowait'");
 		if (!c->u.fire.count)
 			c->u.fire.count = 1;
 		if (!c->u.fire.burst)
@@ -244,7 +273,7 @@ static int parse_irq_verb(struct pcur *p, struct cmd *c)
 
 static const char *const ref_counters[] = {
 	"fired", "sent", "blocked", "delivered", "spurious", "handled", "threads", "pending",
-	"depth", "count", "irq", "target-cpu", "vector", "handlers", NULL,
+	"depth", "count", "irq", "target-cpu", "vector", "handlers", "torn", NULL,
 };
 static const char *const ref_states[] = {
 	"allocated", "requested", "enabled", "disabled", "masked", "started", "activated",
@@ -547,6 +576,8 @@ static int parse_rest(struct pcur *p, struct cmd *c)
 	case V_UNMASK:
 	case V_AFFINITY:
 	case V_FIRE:
+	case V_ASSERT:
+	case V_DEASSERT:
 		return parse_irq_verb(p, c);
 	case V_RUN_IDLE:
 		return p_expect_end(p);
@@ -630,7 +661,7 @@ static const struct {
 	{ "unmask", V_UNMASK },     { "affinity", V_AFFINITY }, { "fire", V_FIRE },
 	{ "run-until-idle", V_RUN_IDLE }, { "cpu", V_CPU },     { "inject", V_INJECT },
 	{ "show", V_SHOW },         { "echo", V_ECHO },         { "expect", V_EXPECT },
-	{ "include", V_INCLUDE },
+	{ "include", V_INCLUDE },   { "assert", V_ASSERT },     { "deassert", V_DEASSERT },
 };
 
 int parse_cmd(struct pcur *p, struct cmd *c)
@@ -660,7 +691,8 @@ int parse_cmd(struct pcur *p, struct cmd *c)
 	}
 	return p_expected(p, "a command (machine, seed, mode, device, remove, allocate, free, "
 			     "request, release, enable, disable, mask, unmask, affinity, fire, "
-			     "run-until-idle, cpu, inject, show, echo, expect, include, repeat)");
+			     "assert, deassert, run-until-idle, cpu, inject, show, echo, expect, "
+			     "include, repeat)");
 }
 
 void cmd_free(struct cmd *c)

@@ -255,6 +255,49 @@ static void its_summary(struct world *w, FILE *out)
 	fputc('\n', out);
 }
 
+static void its_summary_json(struct world *w, struct jw *j)
+{
+	struct its_plat *pl = w->plat_priv;
+	struct ik_its_stats ls;
+	struct sim_its_stats s;
+
+	if (!pl)
+		return;
+	sim_its_get_stats(pl->its, &s);
+	jw_key(j, "its");
+	jw_obj(j);
+	jw_key(j, "translations");
+	jw_u64(j, s.translations);
+	jw_key(j, "coalesced");
+	jw_u64(j, s.coalesced);
+	jw_key(j, "dropped");
+	jw_u64(j, s.dropped_disabled + s.dropped_unmapped_device + s.dropped_event_range +
+		      s.dropped_unmapped_event);
+	jw_key(j, "dropped_disabled");
+	jw_u64(j, s.dropped_disabled);
+	jw_key(j, "dropped_no_device");
+	jw_u64(j, s.dropped_unmapped_device);
+	jw_key(j, "dropped_event_range");
+	jw_u64(j, s.dropped_event_range);
+	jw_key(j, "dropped_no_event");
+	jw_u64(j, s.dropped_unmapped_event);
+	jw_key(j, "notifies");
+	jw_u64(j, s.notifies);
+	jw_key(j, "commands");
+	jw_u64(j, s.commands);
+	jw_key(j, "command_errors");
+	jw_u64(j, s.cmd_errors);
+	if (!ik_its_get_stats(&ls)) {
+		jw_key(j, "lpis_used");
+		jw_u64(j, ls.lpis_used);
+		jw_key(j, "lpis");
+		jw_u64(j, ls.lpis);
+		jw_key(j, "devices");
+		jw_u64(j, ls.devices);
+	}
+	jw_obj_end(j);
+}
+
 static const struct tool_platform its_platform = {
 	.name = "its",
 	.summary = "x86 CPUs with an ITS-style translation service as the MSI parent: LPIs, "
@@ -272,5 +315,6 @@ static const struct tool_platform its_platform = {
 	.cpu_stats = plat_x86_cpu_stats,
 	.stat = its_stat,
 	.summary_lines = its_summary,
+	.summary_json = its_summary_json,
 };
 TOOL_REGISTER_PLATFORM(its_platform)

@@ -61,6 +61,18 @@ static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
 		}
 		return p_expected(p, "'on' or 'off'");
 	}
+	if (p_accept(p, "msi-update")) {
+		/* The library's test switch: show what the two-step protocol prevents. */
+		if (p_accept(p, "naive")) {
+			cfg->msi_naive = true;
+			return 1;
+		}
+		if (p_accept(p, "two-step")) {
+			cfg->msi_naive = false;
+			return 1;
+		}
+		return p_expected(p, "'two-step' or 'naive'");
+	}
 	return 0;
 }
 
@@ -106,6 +118,8 @@ static int x86_build(struct world *w)
 	ret = ik_x86_vector_init(port_vectors, 2);
 	if (ret)
 		goto fail_core;
+	/* After the vector domain's init, which resets the switch. */
+	ik_x86_msi_set_naive_update(w->mcfg.msi_naive);
 	for (unsigned int cpu = 0; cpu < cfg.nr_cpus; cpu++) {
 		int r = 0;
 
@@ -282,11 +296,50 @@ static void x86_summary(struct world *w, FILE *out)
 	fputc('\n', out);
 }
 
+static void x86_summary_json(struct world *w, struct jw *j)
+{
+	struct ik_x86_dmar_fault f[4];
+	struct ik_x86_dmar_stats st;
+	uint64_t n;
+
+	if (!w->plat_priv || ik_x86_dmar_get_stats(w->plat_priv, &st))
+		return;
+	jw_key(j, "dmar");
+	jw_obj(j);
+	jw_key(j, "fault_irq");
+	jw_u64(j, ik_x86_dmar_fault_irq(w->plat_priv));
+	jw_key(j, "interrupts");
+	jw_u64(j, st.interrupts);
+	jw_key(j, "faults");
+	jw_u64(j, st.faults);
+	jw_key(j, "overflows");
+	jw_u64(j, st.overflows);
+	jw_key(j, "last_faults");
+	jw_arr(j);
+	n = ik_x86_dmar_fault_log(w->plat_priv, f, 4);
+	for (unsigned int i = 0; i < n && i < 4; i++) {
+		char sid[16];
+
+		snprintf(sid, sizeof(sid), "%02x:%02x.%x", f[i].source_id >> 8,
+			 (f[i].source_id >> 3) & 0x1F, f[i].source_id & 7);
+		jw_obj(j);
+		jw_key(j, "reason");
+		jw_u64(j, f[i].reason);
+		jw_key(j, "source_id");
+		jw_str(j, sid);
+		jw_key(j, "index");
+		jw_u64(j, f[i].index);
+		jw_obj_end(j);
+	}
+	jw_arr_end(j);
+	jw_obj_end(j);
+}
+
 static const struct tool_platform x86_platform = {
 	.name = "x86",
 	.summary = "x86 with xAPICs; the vector domain is the root; remapping on adds a VT-d-style "
 		   "unit and the IR domain as the MSI parent",
-	.usage = "apic-ids A,B,..., remapping on|off",
+	.usage = "apic-ids A,B,..., remapping on|off, msi-update two-step|naive",
 	.parse_opt = x86_parse_opt,
 	.build = x86_build,
 	.teardown = x86_teardown,
@@ -299,5 +352,6 @@ static const struct tool_platform x86_platform = {
 	.cpu_stats = plat_x86_cpu_stats,
 	.stat = x86_stat,
 	.summary_lines = x86_summary,
+	.summary_json = x86_summary_json,
 };
 TOOL_REGISTER_PLATFORM(x86_platform)

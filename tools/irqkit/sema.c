@@ -131,7 +131,7 @@ static const char *verb_word(enum verb v)
 		[V_UNMASK] = "unmask",   [V_AFFINITY] = "affinity", [V_FIRE] = "fire",
 		[V_RUN_IDLE] = "run-until-idle", [V_CPU] = "cpu", [V_INJECT] = "inject",
 		[V_SHOW] = "show",       [V_ECHO] = "echo", [V_EXPECT] = "expect",
-		[V_INCLUDE] = "include",
+		[V_INCLUDE] = "include", [V_ASSERT] = "assert", [V_DEASSERT] = "deassert",
 	};
 	return w[v];
 }
@@ -157,8 +157,19 @@ static int sema_check(struct symtab *st, struct diag *d, const struct cmd *c)
 		diag_error(d, &c->loc, "the machine is already configured (one 'machine' line)");
 		return -1;
 	}
-	if (c->on_given && !c->on_random && check_cpu(st, d, &c->on_loc, c->on_cpu))
+	if (c->on_given && !c->on_random && !c->on_target &&
+	    check_cpu(st, d, &c->on_loc, c->on_cpu))
 		return -1;
+	if (st->torn_pending &&
+	    (c->verb == V_EXPECT || c->verb == V_SHOW || c->verb == V_RUN_IDLE ||
+	     (c->verb == V_FIRE && c->u.fire.torn))) {
+		diag_error(d, &c->loc,
+			   "'%s' cannot follow 'fire ... torn' (line %u): the torn fire waits for "
+			   "the next action to rewrite the message; put that action (affinity on "
+			   "the interrupt's CPU, cpu N offline, ...) here",
+			   verb_word(c->verb), st->torn_line);
+		return -1;
+	}
 	switch (c->verb) {
 	case V_DEVICE: {
 		if (find_dev(st, c->u.device.name)) {
@@ -196,8 +207,42 @@ static int sema_check(struct symtab *st, struct diag *d, const struct cmd *c)
 	case V_DISABLE:
 	case V_MASK:
 	case V_UNMASK:
-	case V_FIRE:
 		return check_ref(st, d, &c->ref);
+	case V_FIRE: {
+		const struct sym_dev *sd;
+
+		if (check_ref(st, d, &c->ref))
+			return -1;
+		sd = find_dev(st, c->ref.dev);
+		if (c->u.fire.torn && c->repeat > 1) {
+			diag_error(d, &c->loc, "'fire ... torn' cannot be repeated");
+			return -1;
+		}
+		if (c->u.fire.torn && sd && !sd->kind->msg) {
+			diag_error(d, &c->u.fire.torn_loc,
+				   "'torn' needs a device whose message registers the library "
+				   "rewrites (pci, ims, idxd, ntb, testdev); %s is a %s",
+				   c->ref.dev, sd->kind->name);
+			return -1;
+		}
+		return 0;
+	}
+	case V_ASSERT:
+	case V_DEASSERT: {
+		const struct sym_dev *sd;
+
+		if (check_ref(st, d, &c->ref))
+			return -1;
+		sd = find_dev(st, c->ref.dev);
+		if (sd && !sd->kind->set_line) {
+			diag_error(d, &c->ref.loc,
+				   "'%s' drives a level input line (ioapic level pins); %s is a "
+				   "%s, which sends messages: use 'fire'",
+				   verb_word(c->verb), c->ref.dev, sd->kind->name);
+			return -1;
+		}
+		return 0;
+	}
 	case V_CPU:
 		return check_cpu(st, d, &c->on_loc, c->u.cpu.cpu);
 	case V_EXPECT: {
@@ -232,6 +277,12 @@ static void sema_apply(struct symtab *st, const struct cmd *c)
 	if (verb_needs_machine(c->verb) && !st->built) {
 		st->built = true;
 		st->built_loc = c->loc;
+	}
+	if (c->verb == V_FIRE && c->u.fire.torn) {
+		st->torn_pending = true;
+		st->torn_line = c->loc.line;
+	} else if (c->verb != V_ECHO && c->verb != V_INCLUDE) {
+		st->torn_pending = false;
 	}
 	switch (c->verb) {
 	case V_MACHINE:

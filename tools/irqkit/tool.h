@@ -40,6 +40,8 @@
 #define TOOL_MAX_RANGES 32
 #define TOOL_MAX_INCLUDE_DEPTH 16
 #define TOOL_MAX_COUNT 100000000ull /* fire counts, repeat counts */
+/* Claimed interrupts of a line held asserted before the tool drops the line. */
+#define TOOL_HELD_STORM_MAX 10000u
 
 /* ---- Source locations and diagnostics ------------------------------------ */
 
@@ -128,6 +130,7 @@ int p_bdf(struct pcur *p, const char *what, const char *example, uint16_t *bdf);
  * run on the same x86 CPUs and vector domain (the ITS platform).
  */
 struct plat_cpu_stats;
+struct jw;
 struct world;
 int plat_x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving);
 uint32_t plat_x86_cpu_hw_id(struct world *w, unsigned int cpu);
@@ -171,7 +174,7 @@ struct world;
 enum verb {
 	V_MACHINE, V_SEED, V_MODE, V_DEVICE, V_REMOVE, V_ALLOCATE, V_FREE, V_REQUEST,
 	V_RELEASE, V_ENABLE, V_DISABLE, V_MASK, V_UNMASK, V_AFFINITY, V_FIRE, V_RUN_IDLE,
-	V_CPU, V_INJECT, V_SHOW, V_ECHO, V_EXPECT, V_INCLUDE,
+	V_CPU, V_INJECT, V_SHOW, V_ECHO, V_EXPECT, V_INCLUDE, V_ASSERT, V_DEASSERT,
 };
 
 #define TOOL_PLAT_OPTS_MAX 64
@@ -182,6 +185,7 @@ struct machine_cfg {
 	unsigned int nr_ids;
 	uint32_t ids[SIM_MAX_CPUS];
 	bool remapping;
+	bool msi_naive;                /* x86: msi-update naive (the library's test switch) */
 	struct loc loc;
 };
 
@@ -192,6 +196,8 @@ enum view { VIEW_TREE, VIEW_INTERRUPTS, VIEW_VECTORS, VIEW_DEVICES, VIEW_SUMMARY
 struct fire_opts {
 	uint64_t count, burst, gap;
 	bool paced, nowait;
+	bool torn;                     /* fire once, when the message is half rewritten */
+	struct loc torn_loc;
 };
 
 enum subj { S_REF, S_CPU, S_DOMAIN, S_STAT, S_ERROR, S_OK };
@@ -225,6 +231,7 @@ struct cmd {
 	struct ref ref;                /* irq verbs */
 	bool on_given;                 /* "on CPU" */
 	bool on_random;
+	bool on_target;                /* "on target": each interrupt's current CPU */
 	unsigned int on_cpu;
 	struct loc on_loc;
 
@@ -249,6 +256,7 @@ struct cmd {
 		bool nosync;                   /* disable */
 		struct cpuset cpus;            /* affinity */
 		struct fire_opts fire;
+		uint64_t serve;                /* assert: claims until the device drops the line */
 		struct { unsigned int cpu; bool online; } cpu;
 		uint64_t inject_nth;           /* 0 = off */
 		struct { enum view view; bool json; } show;
@@ -299,6 +307,8 @@ struct symtab {
 	unsigned int nr_cpus;
 	unsigned int nr_devs;
 	struct sym_dev dev[TOOL_MAX_DEVICES];
+	bool torn_pending;             /* the previous line armed "fire ... torn" */
+	unsigned int torn_line;
 };
 
 void symtab_init(struct symtab *st);
@@ -326,6 +336,13 @@ struct hw_state {
 	bool masked;                   /* masked in the device */
 	bool pending;                  /* pending in the device */
 	bool valid;
+};
+
+/* The message an index would send now, as the device's registers hold it. */
+struct dev_msg {
+	uint64_t addr;
+	uint32_t data;
+	bool valid;                    /* false: nothing would be sent (slot invalid, off) */
 };
 
 struct tool_device;
@@ -365,6 +382,16 @@ struct tool_kind {
 	/* Optional: is @dom one of the device's domains?  Default: the domain
 	 * is named like the device. */
 	bool (*owns_domain)(struct world *w, struct tool_device *d, struct ik_irq_domain *dom);
+	/* Optional (enables "fire ... torn"): the message of @index as its
+	 * registers hold it now, read without side effects and without an
+	 * interleaving point.  False if the index has no message registers. */
+	bool (*msg)(struct world *w, struct tool_device *d, unsigned int space, unsigned int index,
+		    struct dev_msg *m);
+	/* Optional (enables "assert"/"deassert"): drive the level input line of
+	 * @index and hold it (device context).  0 or -IK_E* (for example
+	 * -IK_EINVAL for an edge-triggered input). */
+	int (*set_line)(struct world *w, struct tool_device *d, unsigned int space,
+			unsigned int index, bool asserted);
 };
 
 /* The PCI segment of the machine (created on first use), and 64-bit BAR
@@ -411,6 +438,9 @@ struct tool_platform {
 	int (*stat)(struct world *w, const char *name, uint64_t *v);
 	/* Optional: extra lines for the summary after the machine line. */
 	void (*summary_lines)(struct world *w, FILE *out);
+	/* Optional: the same facts for the JSON summary, as keys of its top
+	 * object (one key per summary line: "dmar", "its"). */
+	void (*summary_json)(struct world *w, struct jw *j);
 };
 
 /* Registration (constructors, so that adding a kind is adding a file). */
@@ -455,6 +485,12 @@ struct tool_line {
 	uint64_t events;               /* __atomic: sum of delivered */
 	uint64_t spurious;             /* __atomic: events no handler claimed */
 	uint64_t threads;              /* __atomic: threaded handler runs */
+	uint64_t torn;                 /* fires made while the message was half rewritten */
+	bool held;                     /* "assert": the input line is held asserted */
+	bool storm_stopped;            /* the tool dropped it: a handled storm ran too long */
+	uint64_t held_claimed;         /* claimed events since the assert */
+	uint64_t held_left;            /* "assert ... count N": claims left; 0 = until deassert */
+	struct loc held_loc;           /* of the "assert" */
 	unsigned int group;            /* 1 + first index of its allocation; 0 = none */
 	bool ev_claimed;               /* within one event (lines do not run concurrently) */
 };
@@ -476,6 +512,7 @@ struct tool_device {
 };
 
 struct fire_chain;
+struct torn_watch;
 struct trace;
 struct sim_pci_bus;
 
@@ -522,6 +559,8 @@ struct world {
 	struct diag *d;
 	struct trace *trace;
 	struct fire_chain *chains;
+	struct torn_watch *torns;      /* armed "fire ... torn" (until the next settle) */
+	unsigned int saved_interleave; /* while torn watches are armed */
 	bool inject_armed;
 
 	/* progress on a terminal */
@@ -565,6 +604,11 @@ int world_release(struct world *w, unsigned int cpu, struct tool_line *l, unsign
 /* Fire indices of a device per @o (schedules device events; threaded: fires now). */
 int world_fire(struct world *w, struct tool_device *d, unsigned int space, const uint32_t *idx,
 	       unsigned int n, const struct fire_opts *o, const struct loc *loc);
+/* Arm one torn fire per index (deterministic mode; the kind has msg()). */
+int world_fire_torn(struct world *w, struct tool_device *d, unsigned int space,
+		    const uint32_t *idx, unsigned int n, const struct loc *loc);
+/* Torn fires still armed fire now, whole; then the watches are freed. */
+void world_torn_disarm(struct world *w);
 /* Run until idle and reap fire chains (stalled paced chains count as failures). */
 void world_settle(struct world *w);
 /* Free finished fire chains; report stalled paced ones; return how many stalled. */
@@ -589,7 +633,6 @@ void world_progress_clear(struct world *w);
 
 /* ---- Views -------------------------------------------------------------- */
 
-struct jw;                         /* JSON writer */
 void view_print(struct world *w, FILE *out, enum view v, bool json);
 void view_summary(struct world *w, FILE *out);
 int dot_write(struct world *w, FILE *out);
@@ -634,6 +677,9 @@ int trace_write(struct trace *t, struct world *w, FILE *out);
 void trace_destroy(struct trace *t);
 
 /* ---- Misc ----------------------------------------------------------------- */
+
+/* What a failing action adds to its error message (kinds may set it). */
+void set_action_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Error names: "ENOSPC" <-> 28. */
 const char *err_name(int err);

@@ -291,6 +291,23 @@ static ik_irqreturn_t tool_handler_fn(unsigned int irq, void *dev_id)
 	if (last) {
 		if (!l->ev_claimed)
 			__atomic_add_fetch(&l->spurious, 1, __ATOMIC_RELAXED);
+		/*
+		 * A level line held asserted whose handler keeps claiming is a
+		 * storm nothing in the core stops (the spurious detector only
+		 * sees unclaimed ones): past a bound the device lets go of the
+		 * line and the run fails, naming it (world_settle).
+		 */
+		if (l->held && l->ev_claimed) {
+			bool served = l->held_left && !--l->held_left;
+			bool storm = ++l->held_claimed >= TOOL_HELD_STORM_MAX;
+
+			/* Served: the handler cleared the device's last cause, the line drops. */
+			if ((served || storm) &&
+			    !l->dev->kind->set_line(w, l->dev, l->space, l->index, false)) {
+				l->held = false;
+				l->storm_stopped = !served;
+			}
+		}
 		/* events last: a paced fire chain waits for it */
 		__atomic_add_fetch(&l->events, 1, __ATOMIC_RELEASE);
 		if (w->trace)
@@ -511,6 +528,119 @@ int world_fire(struct world *w, struct tool_device *d, unsigned int space, const
 	return 0;
 }
 
+/* ---- Torn fires ------------------------------------------------------------ */
+
+/*
+ * "fire REF torn": a watch per index polls the message the device holds, at
+ * every interleaving point (the machine interleaves at every register
+ * access while a watch is armed), and makes the device fire at the first
+ * point where the message differs from the one it held when armed: the
+ * library is then between its writes of the message (or has just finished
+ * a single-write update).  When the machine next settles, a fire whose
+ * message was neither the old one nor the one the device holds then went
+ * out torn (half old, half new).  A watch still armed then fires there,
+ * whole.
+ */
+struct torn_watch {
+	struct world *w;
+	struct tool_device *dev;
+	unsigned int space, index;
+	struct dev_msg snap;
+	struct dev_msg sent;           /* what the fire found in the registers */
+	bool armed, fired;
+	struct loc loc;
+	struct torn_watch *next;
+};
+
+static void torn_fire(struct torn_watch *tw, bool during, const struct dev_msg *now)
+{
+	tw->armed = false;
+	tw->fired = during;
+	tw->sent = *now;
+	if (tw->w->trace)
+		trace_instant(tw->w, tw->dev, during ? "fire during rewrite" : "fire",
+			      "\"index\":%u,\"addr\":\"0x%llx\",\"data\":\"0x%x\"", tw->index,
+			      (unsigned long long)now->addr, now->data);
+	tw->dev->kind->fire(tw->w, tw->dev, tw->space, tw->index);
+}
+
+static void torn_event(void *arg)
+{
+	struct torn_watch *tw = arg;
+	struct dev_msg now = { 0 };
+
+	if (!tw->armed || tw->dev->dead)
+		return;
+	if (!tw->dev->kind->msg(tw->w, tw->dev, tw->space, tw->index, &now) || !now.valid ||
+	    (now.addr == tw->snap.addr && now.data == tw->snap.data)) {
+		sim_schedule(tw->w->m, 1, torn_event, tw);
+		return;
+	}
+	torn_fire(tw, true, &now);
+}
+
+int world_fire_torn(struct world *w, struct tool_device *d, unsigned int space,
+		    const uint32_t *idx, unsigned int n, const struct loc *loc)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		struct torn_watch *tw = calloc(1, sizeof(*tw));
+
+		if (!tw)
+			return -IK_ENOMEM; /* watches made so far stay armed */
+		tw->w = w;
+		tw->dev = d;
+		tw->space = space;
+		tw->index = idx[i];
+		tw->loc = *loc;
+		d->kind->msg(w, d, space, idx[i], &tw->snap);
+		tw->armed = true;
+		if (!w->torns)
+			w->saved_interleave = sim_set_interleave(w->m, 1000);
+		tw->next = w->torns;
+		w->torns = tw;
+		sim_schedule(w->m, 1, torn_event, tw);
+	}
+	return 0;
+}
+
+void world_torn_disarm(struct world *w)
+{
+	struct torn_watch *tw, *n;
+
+	if (!w->torns)
+		return;
+	for (tw = w->torns; tw; tw = tw->next) {
+		if (tw->armed && !tw->dev->dead) {
+			struct dev_msg now = { 0 };
+
+			tw->dev->kind->msg(w, tw->dev, tw->space, tw->index, &now);
+			torn_fire(tw, false, &now);
+		}
+		tw->armed = false;
+	}
+	sim_set_interleave(w->m, w->saved_interleave);
+	/* The queued watch events find their watch disarmed. */
+	sim_run_until_idle(w->m);
+	for (tw = w->torns; tw; tw = n) {
+		struct dev_msg fin = { 0 };
+
+		n = tw->next;
+		/* Neither the old message nor the final one: half of each. */
+		if (tw->fired && !tw->dev->dead &&
+		    tw->dev->kind->msg(w, tw->dev, tw->space, tw->index, &fin) &&
+		    (tw->sent.addr != fin.addr || tw->sent.data != fin.data)) {
+			tw->dev->sp[tw->space].lines[tw->index].torn++;
+			if (w->trace)
+				trace_instant(w, tw->dev, "torn",
+					      "\"index\":%u,\"final_addr\":\"0x%llx\","
+					      "\"final_data\":\"0x%x\"",
+					      tw->index, (unsigned long long)fin.addr, fin.data);
+		}
+		free(tw);
+	}
+	w->torns = NULL;
+}
+
 /* Report stalled paced chains (a lost interrupt stops its chain) and free
  * finished ones.  Returns the number of stalled chains reported. */
 unsigned int world_reap_chains(struct world *w)
@@ -686,6 +816,7 @@ int64_t world_fini(struct world *w)
 	for (unsigned int cpu = 0; cpu < sim_nr_cpus(w->m); cpu++)
 		if (!sim_cpu_is_online(w->m, cpu))
 			w->mcfg.plat->cpu_online(w, cpu);
+	world_torn_disarm(w);
 	sim_run_until_idle(w->m);
 	world_reap_chains(w);
 	while (w->nr_devs) {

@@ -107,7 +107,8 @@ int ik_idxd_flush(struct ik_device *pdev);
 
 /**
  * ik_idxd_wq_add - create the device of work queue @queue
- * @out: the child device ("wq<queue>"), with its own IMS domain; owned by
+ * @out: the child device ("<function>.wq<queue>", unique per function: its
+ *       IMS domain is named after it), with its own IMS domain; owned by
  *       @pdev (destroyed at its unbind, or earlier with ik_device_destroy())
  *
  * Context: sleepable.

@@ -16,10 +16,10 @@
  *
  * Devices and domains.  The function's driver (ik_ntb_pci_driver) enables
  * MSI-X with the four vectors and handles event and dma_rpc itself.  It
- * creates a child device, the NTB port ("ntb"), whose driver handles
+ * creates a child device, the NTB port ("<function>.ntb"), whose driver handles
  * message and doorbell and owns the memory-window interrupts.  Those live in
  * the port's own MSI domain -- at IK_MSI_DEFAULT_DOMAIN of the child, bus
- * token IK_MSI_BUS_NTB, named "NTB-ntb", one index per PUBLISH slot -- whose
+ * token IK_MSI_BUS_NTB, named "NTB-<function>.ntb", one index per PUBLISH slot -- whose
  * parent is the function's MSI parent (the vector domain, or remapping),
  * not the function's MSI-X domain.  The MSI-X domain never holds an NTB
  * interrupt and no MSI-X entry is ever "virtual": the seeds' domain split.
