@@ -348,6 +348,9 @@ static int ioapic_edge(bool want_ir)
 		PORT_CHECK(info.programmed);
 		PORT_CHECK(rte & (1ull << 48));		/* remappable format */
 		PORT_CHECK_EQ(rte >> 49, info.handle & 0x7FFF);
+		/* The entry checks the I/O APIC's source id from the DMAR scope (SVT = 1, full SID). */
+		PORT_CHECK_EQ(info.irte_hi & 0xFFFF, port_acpi()->ioapic_sid);
+		PORT_CHECK_EQ((info.irte_hi >> 18) & 3, 1);
 	} else {
 		PORT_CHECK(!(rte & (1ull << 48)));
 	}
