@@ -7,13 +7,30 @@
  *
  *   device NAME testdev [slots N] [base ADDR] [rid BB:DD.F]
  *
+ * Two ways to drive it, by what the platform's MSI parent accepts:
+ *  - x86 without remapping: the library's test-device driver
+ *    (ik_testdev_*), whose domain is named like the device and whose
+ *    compatibility-format messages go straight to the vector domain;
+ *  - anywhere else (remapping on, the ITS platform): the tool is the
+ *    driver, with an MSI-core per-device domain (bus token "device", like
+ *    HPET) over the same slots: "TESTDEV-NAME" under the parent, which
+ *    then composes remappable messages or ITS event writes.  The library's
+ *    test-device driver cannot go there: it composes compatibility-format
+ *    messages (blocked by remapping) and is not an MSI-core device domain
+ *    (the ITS and IR parents need its allocation info: requester id,
+ *    descriptors).
+ *
  * This file is also the model for new kinds: parse, spaces, create,
  * remove, alloc, free, irq_of, fire, hw, describe, mode.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include <irqkit/device.h>
 #include <irqkit/drivers/testdev.h>
+#include <irqkit/irqchip.h>
+#include <irqkit/msi.h>
+#include <irqkit/osl.h>
 
 #include "tool.h"
 
@@ -32,7 +49,8 @@ struct testdev_params {
 
 struct testdev_priv {
 	struct sim_testdev *hw;
-	struct ik_irq_domain *dom;
+	struct ik_irq_domain *dom;     /* library driver: its domain */
+	struct ik_device *dev;         /* MSI-core path: the device, bound below */
 	uint64_t base;
 	uint16_t rid;
 	unsigned int slots;
@@ -178,21 +196,95 @@ static unsigned int testdev_spaces(const void *params, struct space_desc out[TOO
 	return 1;
 }
 
+/* ---- MSI-core path: the tool drives the slots through a device domain ---- */
+
+static uint64_t msi_slot(struct ik_irq_data *d, unsigned int reg)
+{
+	const struct testdev_priv *pv = ik_msi_get_domain_info(d->domain)->data;
+
+	return pv->base + d->hwirq * SLOT_SIZE + reg;
+}
+
+static void msi_mask(struct ik_irq_data *d)
+{
+	ik_os_mmio_write32(msi_slot(d, SLOT_CTRL), CTRL_MASK);
+}
+
+static void msi_unmask(struct ik_irq_data *d)
+{
+	ik_os_mmio_write32(msi_slot(d, SLOT_CTRL), 0);
+}
+
+/*
+ * Three separate registers the device may read between two writes: the
+ * parents that change a message (none here: remapping and the ITS keep it)
+ * would have to write it masked, which MASK_SOURCE lets the core do.
+ */
+static void msi_write(struct ik_irq_data *d, const struct ik_msi_msg *msg)
+{
+	ik_os_mmio_write32(msi_slot(d, 0x0), msg->address_lo);
+	ik_os_mmio_write32(msi_slot(d, 0x4), msg->address_hi);
+	ik_os_mmio_write32(msi_slot(d, 0x8), msg->data);
+}
+
+static const struct ik_msi_domain_template testdev_msi_template = {
+	.name = "TESTDEV",
+	.chip = {
+		.name = "TESTDEV-MSI",
+		.irq_mask = msi_mask,
+		.irq_unmask = msi_unmask,
+		.irq_write_msi_msg = msi_write,
+	},
+	.info = {
+		.flags = IK_MSI_FLAG_ALLOC_SIMPLE_DESCS | IK_MSI_FLAG_FREE_DESCS |
+			 IK_MSI_FLAG_MASK_SOURCE | IK_MSI_FLAG_DEVICE_MSI,
+		.bus_token = IK_MSI_BUS_DEVICE,
+	},
+};
+
+static int testdev_msi_probe(struct ik_device *dev)
+{
+	struct testdev_priv *pv = ik_device_get_drvdata(dev);
+
+	return ik_msi_create_device_domain(dev, IK_MSI_DEFAULT_DOMAIN, &testdev_msi_template,
+					   pv->slots, pv, NULL);
+}
+
+static const struct ik_driver testdev_msi_driver = {
+	.name = "irqkit-testdev",
+	.probe = testdev_msi_probe,
+};
+
+/* The library's test-device driver works only straight under x86's vector domain. */
+static bool use_library_driver(struct world *w)
+{
+	return !w->mcfg.remapping && !strcmp(w->mcfg.plat->name, "x86");
+}
+
+static int testdev_msi_create(struct world *w, struct tool_device *d, struct testdev_priv *pv)
+{
+	int ret = ik_device_create(NULL, d->name, &pv->dev);
+
+	if (ret)
+		return ret;
+	ik_device_set_requester_id(pv->dev, 0, pv->rid);
+	ik_device_set_msi_parent(pv->dev, w->mcfg.plat->msi_parent(w));
+	ik_device_set_drvdata(pv->dev, pv);
+	ret = ik_device_bind(pv->dev, &testdev_msi_driver);
+	if (ret) {
+		ik_device_destroy(pv->dev);
+		pv->dev = NULL;
+	}
+	return ret;
+}
+
 static int testdev_create(struct world *w, struct tool_device *d, const void *params)
 {
 	const struct testdev_params *tp = params;
 	struct testdev_priv *pv = calloc(1, sizeof(*pv));
 
-	/*
-	 * The test device's driver composes compatibility-format messages and
-	 * is not an MSI-core device domain: it cannot sit behind interrupt
-	 * remapping, which blocks such messages, nor under a parent other than
-	 * x86's (the ITS platform's parent expects MSI-core allocation info).
-	 */
-	if (w->mcfg.remapping || strcmp(w->mcfg.plat->name, "x86")) {
-		free(pv);
-		return -IK_ENOTSUPP;
-	}
+	int ret;
+
 	if (!pv)
 		return -IK_ENOMEM;
 	pv->slots = tp->slots;
@@ -204,6 +296,15 @@ static int testdev_create(struct world *w, struct tool_device *d, const void *pa
 		return -IK_EEXIST; /* the window overlaps another device */
 	}
 	/* The hardware stays on the bus from here on; the driver binds below. */
+	if (!use_library_driver(w)) {
+		ret = testdev_msi_create(w, d, pv);
+		if (ret) {
+			free(pv);
+			return ret;
+		}
+		d->priv = pv;
+		return 0;
+	}
 	pv->dom = ik_testdev_domain_create(w->mcfg.plat->msi_parent(w), pv->base, pv->slots,
 					   d->name);
 	if (!pv->dom) {
@@ -217,8 +318,16 @@ static int testdev_create(struct world *w, struct tool_device *d, const void *pa
 static int testdev_remove(struct world *w, struct tool_device *d)
 {
 	struct testdev_priv *pv = d->priv;
-	int ret = ik_testdev_domain_remove(pv->dom);
+	int ret;
 
+	if (pv->dev) {
+		/* Every interrupt was freed: the domain goes with the driver. */
+		ik_msi_remove_device_domain(pv->dev, IK_MSI_DEFAULT_DOMAIN);
+		ik_device_destroy(pv->dev);
+		pv->dev = NULL;
+		return 0;
+	}
+	ret = ik_testdev_domain_remove(pv->dom);
 	if (!ret)
 		pv->dom = NULL;
 	return ret;
@@ -228,16 +337,40 @@ static int testdev_alloc(struct world *w, struct tool_device *d, unsigned int sp
 			 unsigned int first, unsigned int nr, const struct ik_irq_affinity_desc *aff)
 {
 	struct testdev_priv *pv = d->priv;
+	int first_irq = -IK_EINVAL;
 
-	return ik_testdev_alloc_irqs(pv->dom, first, nr, aff);
+	if (!pv->dev)
+		return ik_testdev_alloc_irqs(pv->dom, first, nr, aff);
+	/* One descriptor per slot, each with its own affinity. */
+	for (unsigned int i = 0; i < nr; i++) {
+		struct ik_msi_map map = ik_msi_domain_alloc_irq_at(pv->dev, IK_MSI_DEFAULT_DOMAIN,
+								   first + i, aff ? &aff[i] : NULL, 0);
+
+		if (map.index < 0) {
+			if (i)
+				ik_msi_domain_free_irqs_range(pv->dev, IK_MSI_DEFAULT_DOMAIN, first,
+							      first + i - 1);
+			return map.index;
+		}
+		if (!i)
+			first_irq = (int)map.virq;
+	}
+	return first_irq;
 }
 
 static int testdev_free(struct world *w, struct tool_device *d, unsigned int space,
 			unsigned int first, unsigned int nr)
 {
 	struct testdev_priv *pv = d->priv;
-	int virq = ik_irq_domain_find_mapping(pv->dom, first);
+	int virq;
 
+	if (pv->dev) {
+		int ret = ik_msi_domain_free_irqs_range(pv->dev, IK_MSI_DEFAULT_DOMAIN, first,
+							first + nr - 1);
+
+		return ret < 0 ? ret : 0;
+	}
+	virq = ik_irq_domain_find_mapping(pv->dom, first);
 	if (virq < 0)
 		return virq;
 	return ik_irq_domain_free_irqs((unsigned int)virq, nr);
@@ -247,7 +380,12 @@ static int testdev_irq_of(struct world *w, struct tool_device *d, unsigned int s
 			  unsigned int index)
 {
 	struct testdev_priv *pv = d->priv;
+	int irq;
 
+	if (pv && pv->dev) {
+		irq = ik_msi_get_virq(pv->dev, IK_MSI_DEFAULT_DOMAIN, index);
+		return irq > 0 ? irq : -IK_ENOENT;
+	}
 	if (!pv || !pv->dom)
 		return -IK_ENOENT;
 	return ik_irq_domain_find_mapping(pv->dom, index);
@@ -293,8 +431,18 @@ static void testdev_describe(struct world *w, struct tool_device *d, char *buf, 
 {
 	struct testdev_priv *pv = d->priv;
 
-	snprintf(buf, size, "slots %u base 0x%llx rid %02x:%02x.%x", pv->slots,
-		 (unsigned long long)pv->base, pv->rid >> 8, (pv->rid >> 3) & 0x1F, pv->rid & 7);
+	snprintf(buf, size, "slots %u base 0x%llx rid %02x:%02x.%x%s", pv->slots,
+		 (unsigned long long)pv->base, pv->rid >> 8, (pv->rid >> 3) & 0x1F, pv->rid & 7,
+		 pv->dev ? " (MSI-core device domain)" : "");
+}
+
+static bool testdev_owns_domain(struct world *w, struct tool_device *d, struct ik_irq_domain *dom)
+{
+	struct testdev_priv *pv = d->priv;
+
+	if (pv && pv->dev)
+		return ik_msi_get_device_domain(pv->dev, IK_MSI_DEFAULT_DOMAIN) == dom;
+	return pv && pv->dom == dom;
 }
 
 static const char *testdev_mode(struct world *w, struct tool_device *d, unsigned int space)
@@ -318,5 +466,6 @@ static const struct tool_kind testdev_kind = {
 	.msg = testdev_msg,
 	.describe = testdev_describe,
 	.mode = testdev_mode,
+	.owns_domain = testdev_owns_domain,
 };
 TOOL_REGISTER_KIND(testdev_kind)
