@@ -649,6 +649,23 @@ PORT_TEST(hpet_msi)
 	PORT_CHECK(irq >= 0);
 	PORT_CHECK_EQ(ik_request_irq((unsigned int)irq, count_handler, 0, "hpet", &hpet_count), 0);
 	PORT_CHECK_EQ(ik_x86_irq_target((unsigned int)irq, &t), 0);
+	/*
+	 * QEMU's HPET fires at once when a timer's interrupt is enabled with
+	 * its comparator already behind the main counter, and the library
+	 * starts the interrupt without parking the comparator: the start may
+	 * bring one interrupt of its own.  Let it (and a first match) land
+	 * before counting exactly.
+	 */
+	{
+		struct count_wait w = { &hpet_count, 1 };
+
+		PORT_CHECK_EQ(ik_x86_hpet_timer_arm(hpet, timer, ticks_per_ms), 0);
+		PORT_CHECK(port_wait(count_reached, &w, 1000));
+		port_delay_us(20000);
+		PORT_CHECK(hpet_count.total <= 2);
+		port_printf("hpet: %llu interrupt(s) from start + first arm\n",
+			    (unsigned long long)hpet_count.total);
+	}
 
 	ik_x86_msi_get_stats(&st0);
 	for (unsigned int step = 0; step <= 2 * ncpu; step++) {
