@@ -102,7 +102,11 @@ int ik_irq_domain_alloc_irqs(struct ik_irq_domain *domain, unsigned int nr_irqs,
 
 /**
  * ik_irq_domain_free_irqs - free interrupts allocated together
- * Handlers must have been freed.  Context: sleepable.
+ * Handlers must have been freed.  After deactivation it waits until every
+ * running CPU has taken a cross-CPU call (ik_os_cpu_call), so that no CPU
+ * that looked one of them up just before is still on its way to the flow
+ * handler when the levels and descriptors go.  Context: sleepable (local
+ * interrupts enabled).
  * Return: 0; -IK_ENOENT (not allocated); -IK_EBUSY (a handler is installed).
  */
 int ik_irq_domain_free_irqs(unsigned int virq, unsigned int nr_irqs);

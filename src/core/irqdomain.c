@@ -379,6 +379,28 @@ out_unlock:
 	return ret;
 }
 
+static void quiescent_call(void *arg)
+{
+	(void)arg;
+}
+
+/*
+ * Wait out interrupt entries that looked an interrupt up just before it was
+ * deactivated.  A platform entry reads its own table (a vector slot, an LPI
+ * map, the revmap) and only then takes the descriptor lock, so
+ * ik_free_irq()'s wait for handlers in progress cannot see a CPU that is
+ * still between the two; freed, the descriptor or its chips would be used
+ * by that CPU.  Such a CPU keeps interrupts off until its flow handler has
+ * returned, so once a cross-CPU call has run on every CPU none is left in
+ * that window.  (A CPU that cannot take calls is not running.)  Sleepable
+ * context, so the calling CPU itself is not inside an interrupt.
+ */
+static void wait_for_stale_entries(void)
+{
+	for (unsigned int cpu = 0; cpu < ik_nr_cpus(); cpu++)
+		(void)ik_os_cpu_call(cpu, quiescent_call, NULL, true);
+}
+
 int ik_irq_domain_free_irqs(unsigned int virq, unsigned int nr_irqs)
 {
 	struct ik_irq_desc *desc = ik_irq_to_desc(virq);
@@ -408,6 +430,7 @@ int ik_irq_domain_free_irqs(unsigned int virq, unsigned int nr_irqs)
 		ik_os_spin_unlock_irqrestore(&d->lock, flags);
 	}
 	revmap_remove(virq, nr_irqs);
+	wait_for_stale_entries();
 	if (domain->ops->free)
 		domain->ops->free(domain, virq, nr_irqs);
 	for (i = 0; i < nr_irqs; i++)

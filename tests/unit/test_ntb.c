@@ -448,10 +448,12 @@ static void run_moves(uint64_t seed, bool naive)
 	struct ik_x86_msi_stats xs;
 	struct ik_ntb_stats st;
 	struct sim_ntb_stats ss;
-	uint64_t extra = 0;
+	uint64_t coalesced;
+	int64_t extra = 0;
 	unsigned int i;
 
 	bed_up(seed);
+	coalesced = sim_stat(M(), SIM_STAT_MSI_COALESCED);
 	ik_x86_msi_set_naive_update(naive);
 	for (i = 0; i < NL; i++) {
 		maps[i] = alloc_on(i);
@@ -482,21 +484,25 @@ static void run_moves(uint64_t seed, bool naive)
 		/*
 		 * A write caught at the two-step update's intermediate target is
 		 * retriggered on the new one: at most one extra run per race.
+		 * Fewer runs than writes only where a write merged with one
+		 * already pending in the same IRR bit (the handler then saw
+		 * both: seen == fired above).
 		 */
-		extra += lines[i].runs - FIRES;
-		assert_true(lines[i].runs >= FIRES);
+		extra += (int64_t)lines[i].runs - FIRES;
+		assert_true(lines[i].runs + (sim_stat(M(), SIM_STAT_MSI_COALESCED) - coalesced) >=
+			    FIRES);
 		/* One word per republish: the peer never found a slot being rewritten. */
 		if (!naive)
 			assert_int_equal(peers[i].invalid, 0);
 		assert_int_equal(peers[i].other, 0);
 		assert_published_target(i, maps[i].virq);
 	}
-	assert_true(extra <= xs.raced);
+	assert_true(extra <= (int64_t)xs.raced);
 	if (getenv("IK_TEST_VERBOSE"))
-		printf("seed %llu: two-step %llu raced %llu deferred %llu direct %llu extra %llu\n",
+		printf("seed %llu: two-step %llu raced %llu deferred %llu direct %llu extra %lld\n",
 		       (unsigned long long)seed, (unsigned long long)xs.two_step,
 		       (unsigned long long)xs.raced, (unsigned long long)xs.deferred,
-		       (unsigned long long)xs.direct, (unsigned long long)extra);
+		       (unsigned long long)xs.direct, (long long)extra);
 	st = nstats();
 	if (naive) {
 		/* Both words at once: the slot was invalid meanwhile, never torn. */
