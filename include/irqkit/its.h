@@ -26,8 +26,14 @@
  *    when its handler returns, so it runs once more, on the new CPU;
  *  - a device's ITT is sized at its first allocation (a power of two, at
  *    least the sum of the hwsizes of the device's MSI domains at that
- *    moment, capped at 2^16 events) and cannot grow: dynamic MSI-X
- *    (IK_MSI_FLAG_PCI_MSIX_ALLOC_DYN) is not offered, so
+ *    moment, capped at 2^16 events).  A later allocation that finds it
+ *    full (a store added afterwards: IMS, an NTB or device-MSI domain)
+ *    grows it by remapping the device: in place (one MAPD, same address,
+ *    larger size) when the memory after it is free, else MAPD to a new
+ *    table + MAPTI of every live event + SYNC published as one batch (at
+ *    most 125 live events; -IK_ENOSPC beyond), with no event lost or
+ *    misrouted meanwhile.  Dynamic MSI-X (IK_MSI_FLAG_PCI_MSIX_ALLOC_DYN)
+ *    is still not offered (the platform's contract), so
  *    ik_pci_msix_alloc_irq_at() returns -IK_ENOTSUPP;
  *  - multi-vector PCI MSI is an aligned, power-of-two range of event ids
  *    (the device ORs the vector number into the data); its LPIs need not
@@ -143,6 +149,8 @@ struct ik_its_stats {
 	uint64_t handled;               /* LPIs acknowledged and handled */
 	uint64_t spurious;              /* LPIs acknowledged with no interrupt */
 	uint64_t errors;                /* command timeouts */
+	uint64_t itt_grows;             /* event tables grown (remapped larger) */
+	uint64_t itt_relocations;       /* ... of which moved elsewhere (MAPD + MAPTI batch) */
 };
 /** ik_its_get_stats - Context: any.  Return: 0; -IK_ENODEV. */
 int ik_its_get_stats(struct ik_its_stats *stats);

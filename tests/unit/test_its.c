@@ -693,11 +693,6 @@ static void test_ims_on_its(void **state)
 }
 
 /*
- * The event table is sized at the first allocation: a store added afterwards
- * shares it (one device id) and gets -IK_ENOSPC once it is full, with
- * nothing left behind.
- */
-/*
  * A driver's own per-device domain (not built by the MSI core) below the
  * ITS is refused, not read as MSI alloc info.  (Regression: it crashed.)
  */
@@ -714,12 +709,18 @@ static void test_foreign_child_refused(void **state)
 	fx_down(&f);
 }
 
-static void test_itt_sized_at_first_allocation(void **state)
+/*
+ * The event table is sized at the first allocation: a store added afterwards
+ * shares it (one device id) and, once it is full, grows it (here in place:
+ * the 2-event table's granule holds 4); nothing is left behind.
+ * (test_its_lifecycle.c grows tables under load, relocation included.)
+ */
+static void test_itt_sized_at_first_allocation_then_grown(void **state)
 {
 	struct sim_ims_slots_config c = { .nr_slots = 8, .nr_msix = 2, .bar0_addr = 0xC0100000ull,
 					  .bar2_addr = 0xC0200000ull };
 	const uint16_t bdf = SIM_PCI_BDF(0, 4, 0);
-	struct ik_msi_map map;
+	struct ik_msi_map map, map2;
 	struct ik_device *fn;
 	unsigned int bits;
 	struct fx f;
@@ -734,13 +735,22 @@ static void test_itt_sized_at_first_allocation(void **state)
 	assert_int_equal(ik_pci_alloc_irq_vectors(fn, 1, 1, IK_PCI_IRQ_MSIX, NULL), 1);
 	assert_true(sim_its_device(f.its, bdf, NULL, &bits));
 	assert_int_equal(bits, 1);
-	/* IMS added later: one free event left. */
+	/* IMS added later: one free event left, then the table grows (in place). */
 	assert_int_equal(ik_ims_slots_create_domain(fn, 0, 8), 0);
 	map = ik_ims_alloc_irq(fn, NULL, 0);
 	assert_int_equal(map.index, 0);
 	assert_int_equal(info_of(map.virq).event, 1);
-	assert_int_equal(ik_ims_alloc_irq(fn, NULL, 0).index, -IK_ENOSPC);
-	assert_int_equal(lstats().lpis_used, 2);
+	assert_int_equal(lstats().itt_grows, 0);
+	map2 = ik_ims_alloc_irq(fn, NULL, 0);
+	assert_int_equal(map2.index, 1);
+	assert_int_equal(info_of(map2.virq).event, 2);
+	assert_int_equal(info_of(map2.virq).itt_events, 4);
+	assert_true(sim_its_device(f.its, bdf, NULL, &bits));
+	assert_int_equal(bits, 2);
+	assert_int_equal(lstats().itt_grows, 1);
+	assert_int_equal(lstats().itt_relocations, 0);
+	assert_int_equal(lstats().lpis_used, 3);
+	assert_int_equal(ik_ims_free_irq(fn, map2), 0);
 	assert_int_equal(ik_ims_free_irq(fn, map), 0);
 	ik_pci_free_irq_vectors(fn);
 	assert_false(sim_its_device(f.its, bdf, NULL, NULL));
@@ -853,7 +863,7 @@ int main(void)
 		cmocka_unit_test(test_unmapped_device_dropped),
 		cmocka_unit_test(test_ims_on_its),
 		cmocka_unit_test(test_foreign_child_refused),
-		cmocka_unit_test(test_itt_sized_at_first_allocation),
+		cmocka_unit_test(test_itt_sized_at_first_allocation_then_grown),
 		cmocka_unit_test(test_failure_injection),
 	};
 

@@ -27,10 +27,13 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <irqkit/drivers/ims_slots.h>
+#include <irqkit/ims.h>
 #include <irqkit/its.h>
 
 #include "host_port.h"
 #include "pcibed.h"
+#include "sim_ims.h"
 #include "sim_its.h"
 
 #define RAM_SIZE (4ull << 20)
@@ -100,6 +103,14 @@ static struct sim_its_stats sstats(struct fx *f)
 	struct sim_its_stats st;
 
 	sim_its_get_stats(f->its, &st);
+	return st;
+}
+
+static struct ik_its_stats lstats(void)
+{
+	struct ik_its_stats st;
+
+	assert_int_equal(ik_its_get_stats(&st), 0);
 	return st;
 }
 
@@ -409,12 +420,210 @@ static void test_managed_shutdown_restart(void **state)
 	fx_down(&f);
 }
 
+/* ---- Growing a device's event table while devices fire ------------------------------------- */
+
+#define GROW_IMS 50u
+#define GROW_SPAN 300u
+#define GROW_LINES (15u + 4u + GROW_IMS)
+
+struct gline {
+	struct sim_machine *m;
+	struct sim_pci_dev *pci;        /* MSI-X entry @entry, or */
+	struct sim_ims_slots *ims;      /* IMS slot @entry */
+	unsigned int entry, irq;
+	unsigned int patience;
+	uint64_t raised, runs, seen;
+};
+
+static ik_irqreturn_t gline_handler(unsigned int irq, void *dev_id)
+{
+	struct gline *l = dev_id;
+
+	(void)irq;
+	l->runs++;
+	l->seen = l->raised;
+	return IK_IRQ_HANDLED;
+}
+
+/* Raise again once the previous raise was handled: a lost one stalls the line. */
+static void gline_fire(void *arg)
+{
+	struct gline *l = arg;
+
+	if (l->seen != l->raised) {
+		if (++l->patience < 20000)
+			sim_schedule(l->m, 1 + sim_rand(l->m) % 8, gline_fire, l);
+		return;
+	}
+	l->patience = 0;
+	l->raised++;
+	if (l->ims)
+		sim_ims_slots_fire(l->ims, l->entry);
+	else
+		sim_pci_dev_raise(l->pci, l->entry);
+}
+
+/* One raise of every started line, at a random tick of the next @span. */
+static void glines_arm(struct gline *lines, unsigned int n, unsigned int span)
+{
+	for (unsigned int i = 0; i < n; i++)
+		sim_schedule(lines[i].m, 1 + sim_rand(lines[i].m) % span, gline_fire, &lines[i]);
+}
+
+static void gline_start(struct gline *l, struct sim_machine *m, unsigned int irq)
+{
+	l->m = m;
+	l->irq = irq;
+	assert_int_equal(ik_request_irq(irq, gline_handler, 0, "grow", l), 0);
+}
+
+/*
+ * Device A (IMS-capable function, 16 MSI-X entries) gets a 16-event table
+ * at its MSI-X allocation; device B's 64-event table is placed right after
+ * it.  Then A's IMS domain is created and 50 IMS interrupts are allocated
+ * one by one while every line of A and B fires: A's table grows to 32
+ * events in place (same granule), to 64 by relocation (B sits after it:
+ * MAPD + MAPTI of every live event + SYNC in one batch), to 128 in place
+ * again.  One disabled LPI holds a pending event across the relocation.
+ * Checks delivered == fired on every line, no translation dropped (an
+ * event between a MAPD and the MAPTI of its entry would count as
+ * dropped_unmapped_event), every live event mapped to its LPI on its
+ * collection, the held event delivered once on enable.
+ * Catches: a relocation published as several batches, a MAPTI missing or
+ * with the wrong LPI or collection, the bitmap or the size not carried
+ * over, a tail not zeroed, old granules leaked or freed twice.
+ */
+static void test_itt_grow_under_load(void **state)
+{
+	struct sim_ims_slots_config ic = { .nr_slots = 64, .nr_msix = 16,
+					   .bar0_addr = 0xC0100000ull, .bar2_addr = 0xC0200000ull };
+	const uint16_t abdf = SIM_PCI_BDF(0, 4, 0);
+	static struct gline lines[GROW_LINES];
+	struct ik_its_irq_info held;
+	struct ik_its_stats ls;
+	struct sim_ims_slots *sdev;
+	struct ik_device *fn;
+	struct pb_vec hv;
+	uint64_t itt0, itt1;
+	unsigned int bits, b, n = 0;
+	struct fx f;
+	int irq;
+
+	(void)state;
+	fx_up(&f, 23, 500);
+	sdev = sim_ims_slots_create(f.pb.bus, abdf, &ic);
+	assert_non_null(sdev);
+	assert_int_equal(ik_pci_device_create(NULL, 0, abdf, &fn), 0);
+	ik_device_set_msi_parent(fn, ik_its_domain());
+	assert_int_equal(ik_device_bind(fn, &ik_ims_slots_driver), 0);
+	assert_int_equal(ik_pci_alloc_irq_vectors(fn, 16, 16, IK_PCI_IRQ_MSIX, NULL), 16);
+	assert_true(sim_its_device(f.its, abdf, &itt0, &bits));
+	assert_int_equal(bits, 4);
+	b = plug(&f, SIM_PCI_BDF(0, 5, 0));
+	assert_int_equal(ik_pci_alloc_irq_vectors(f.dev[b], 4, 4, IK_PCI_IRQ_MSIX, NULL), 4);
+	{
+		uint64_t bitt;
+
+		assert_true(sim_its_device(f.its, f.bdf[b], &bitt, NULL));
+		assert_int_equal(bitt, itt0 + 256);     /* right after A's granule */
+	}
+
+	/* A's MSI-X 0: disabled at the LPI with one event held in the service. */
+	memset(&hv, 0, sizeof(hv));
+	irq = ik_pci_irq_vector(fn, 0);
+	assert_int_equal(pb_request(&hv, (unsigned int)irq), 0);
+	assert_int_equal(ik_irq_set_disable_unlazy((unsigned int)irq, true), 0);
+	assert_int_equal(ik_disable_irq((unsigned int)irq), 0);
+	sim_pci_dev_raise(sim_ims_slots_pci(sdev), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	held = info_of((unsigned int)irq);
+	assert_true(sim_its_lpi_pending(f.its, held.lpi));
+	assert_int_equal(hv.count, 0);
+
+	memset(lines, 0, sizeof(lines));
+	for (unsigned int k = 1; k < 16; k++, n++) {
+		lines[n].pci = sim_ims_slots_pci(sdev);
+		lines[n].entry = k;
+		gline_start(&lines[n], f.pb.tb.m, (unsigned int)ik_pci_irq_vector(fn, k));
+	}
+	for (unsigned int k = 0; k < 4; k++, n++) {
+		lines[n].pci = f.sd[b];
+		lines[n].entry = k;
+		gline_start(&lines[n], f.pb.tb.m, (unsigned int)ik_pci_irq_vector(f.dev[b], k));
+	}
+	assert_int_equal(ik_ims_slots_create_domain(fn, 0, 64), 0);
+	for (unsigned int i = 0; i < GROW_IMS; i++, n++) {
+		struct ik_msi_map map;
+
+		/* Raises land anywhere in the allocation (a relocation takes ~270 ticks). */
+		glines_arm(lines, n, GROW_SPAN);
+		map = ik_ims_alloc_irq(fn, NULL, 0);
+
+		assert_int_equal(map.index, (int)i);
+		assert_int_equal(info_of(map.virq).event, 16 + i);
+		lines[n].ims = sdev;
+		lines[n].entry = i;
+		gline_start(&lines[n], f.pb.tb.m, map.virq);
+		sim_run_until_idle(f.pb.tb.m);
+	}
+	glines_arm(lines, n, GROW_SPAN);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(sstats(&f).dropped_unmapped_event, 0);
+	ls = lstats();
+	assert_int_equal(ls.itt_grows, 3);              /* 16 -> 32 -> 64 -> 128 */
+	assert_int_equal(ls.itt_relocations, 1);        /* 32 -> 64: B was in the way */
+	assert_true(sim_its_device(f.its, abdf, &itt1, &bits));
+	assert_int_equal(bits, 7);
+	assert_true(itt1 != itt0);
+	assert_int_equal(info_of(lines[0].irq).itt_events, 128);
+
+	/* The held event stayed pending through the relocation: delivered once on enable. */
+	assert_true(sim_its_lpi_pending(f.its, held.lpi));
+	assert_int_equal(ik_enable_irq((unsigned int)irq), 0);
+	sim_run_until_idle(f.pb.tb.m);
+	assert_int_equal(hv.count, 1);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct ik_its_irq_info in = info_of(lines[i].irq);
+		uint32_t lpi;
+		unsigned int icid;
+
+		/* Every raise handled once (a lost one also stalls the line). */
+		assert_int_equal(lines[i].runs, lines[i].raised);
+		assert_int_equal(lines[i].raised, i < 19 ? GROW_IMS + 1 : GROW_IMS + 19 - i);
+		assert_true(sim_its_event(f.its, in.devid, in.event, &lpi, &icid));
+		assert_int_equal(lpi, in.lpi);
+		assert_int_equal(sim_its_collection_cpu(f.its, icid), (int)in.cpu);
+	}
+	assert_int_equal(sstats(&f).dropped_unmapped_event, 0);
+	assert_int_equal(sstats(&f).dropped_event_range, 0);
+	assert_int_equal(sstats(&f).dropped_unmapped_device, 0);
+	assert_int_equal(sstats(&f).cmd_errors, 0);
+	assert_int_equal(sstats(&f).stale_hits, 0);
+
+	for (unsigned int i = 0; i < n; i++)
+		assert_int_equal(ik_free_irq(lines[i].irq, &lines[i]), 0);
+	assert_int_equal(pb_free(&hv), 0);
+	for (unsigned int i = 15 + 4; i < n; i++) {
+		struct ik_msi_map map = { .index = (int)(i - 19), .virq = lines[i].irq };
+
+		assert_int_equal(ik_ims_free_irq(fn, map), 0);
+	}
+	ik_pci_free_irq_vectors(fn);
+	assert_false(sim_its_device(f.its, abdf, NULL, NULL));
+	ik_pci_device_destroy(fn);
+	/* Only B's table is left in the pool. */
+	assert_int_equal(lstats().itt_bytes_used, 512);
+	fx_down(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scenario2_resend_when_in_progress),
 		cmocka_unit_test(test_scenario2_lost_without_flag),
 		cmocka_unit_test(test_managed_shutdown_restart),
+		cmocka_unit_test(test_itt_grow_under_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

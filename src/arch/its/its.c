@@ -5,8 +5,9 @@
  * Each interrupt below the domain is one (device, event) -> LPI mapping.
  * Allocation picks the event ids (an aligned power-of-two range for
  * multi-MSI) from the device's event table and one LPI per event; the
- * device's event table (ITT) is created at its first allocation and
- * dropped with its last event.  Activation maps the event (MAPTI) onto the
+ * device's event table (ITT) is created at its first allocation, grown
+ * (remapped) when a later allocation finds it full, and dropped with its
+ * last event.  Activation maps the event (MAPTI) onto the
  * collection of the target CPU with the LPI disabled; the core's startup
  * unmask enables it.  Everything the service caches is followed by an INV
  * and a SYNC; the SYNC's completion is CREADR reaching CWRITER.
@@ -74,6 +75,7 @@ struct its_device {
 	unsigned int itt_granules;
 	unsigned int used;
 	uint64_t *events;               /* bitmap of allocated event ids */
+	struct its_irq *irqs;           /* every interrupt with an event here */
 };
 
 struct its_irq {
@@ -85,6 +87,7 @@ struct its_irq {
 	bool enabled;
 	bool first;                     /* frees the event range */
 	unsigned int range;             /* events in the range (first only) */
+	struct its_irq *dev_next, **dev_pprev;  /* on dev->irqs */
 };
 
 static struct {
@@ -300,6 +303,122 @@ static struct its_device *its_device_create(uint32_t devid, unsigned int events,
 	return d;
 }
 
+/*
+ * Grow @d's event table to 2^@bits events (a device whose later store --
+ * IMS, another MSI domain -- needs more events than its first allocation
+ * sized the table for).  Sleepable; takes the ITS lock.
+ *
+ * No event may be lost or misrouted meanwhile, while the device fires:
+ *  - in place when the pool granules right after the table are free: the
+ *    new tail is zeroed (invalid entries) first, then one MAPD with the
+ *    same address and the larger size.  Every live entry stays where the
+ *    service wrote it, so each translation finds either the old table or
+ *    the larger one, both complete;
+ *  - otherwise a new table elsewhere: MAPD to it, MAPTI of every live
+ *    (activated) event with its LPI and current collection, and SYNC,
+ *    queued together and published with ONE CWRITER write.  The service
+ *    takes a published batch as a unit (sim_its.h: the commands run in the
+ *    write), so no translation sees the new table half filled.  Hence a
+ *    relocation needs the whole batch in the queue at once: at most
+ *    (queue slots - 3) live events, else -IK_ENOSPC with nothing changed;
+ *  - pending state belongs to the LPI, not to the table, and MAPTI keeps
+ *    the collection, so an LPI pending across the remap stays pending and
+ *    is notified where it was.  No MOVI can interleave: commands are
+ *    queued under the ITS lock, which this holds throughout.
+ * Return: 0; -IK_ENOMEM; -IK_ENOSPC (no ITT memory; too many live events
+ * to relocate); -IK_EIO (the batch did not complete: the old table is
+ * mapped back).
+ */
+static int its_device_grow(struct its_device *d, unsigned int bits)
+{
+	unsigned int events = 1u << bits, granules = IK_DIV_ROUND_UP(events * 8u, ITT_GRANULE);
+	unsigned int old_first, live = 0;
+	uint64_t *map, *old_map, itt;
+	ik_irqflags_t flags;
+	bool in_place = true;
+	int first, ret;
+
+	map = ik_os_alloc(IK_DIV_ROUND_UP(events, 64) * sizeof(uint64_t));
+	if (!map)
+		return -IK_ENOMEM;
+	flags = ik_os_spin_lock_irqsave(&its.lock);
+	if (d->bits >= bits) {
+		ik_os_spin_unlock_irqrestore(&its.lock, flags);
+		ik_os_free(map);
+		return 0;
+	}
+	old_first = (unsigned int)((d->itt - its.pool) / ITT_GRANULE);
+	if (old_first + granules > its.pool_granules)
+		in_place = false;
+	for (unsigned int g = old_first + d->itt_granules; in_place && g < old_first + granules; g++)
+		in_place = !bit_test(its.pool_map, g);
+	if (in_place) {
+		first = (int)old_first;
+	} else {
+		for (struct its_irq *ii = d->irqs; ii; ii = ii->dev_next)
+			live += ii->mapped;
+		if (live + 3 > QUEUE_BYTES / CMD_BYTES) {
+			ret = -IK_ENOSPC;
+			ik_err("irqkit: ITS: device 0x%x: %u live events are too many to relocate its table\n",
+			       d->devid, live);
+			goto err_unlock;
+		}
+		first = bits_find(its.pool_map, its.pool_granules, granules, 1);
+		if (first < 0) {
+			ret = -IK_ENOSPC;
+			ik_err("irqkit: ITS: no memory for a %u-event table (device 0x%x)\n", events,
+			       d->devid);
+			goto err_unlock;
+		}
+	}
+	itt = its.pool + (uint64_t)first * ITT_GRANULE;
+	/* Only what the service does not use yet: the tail, or the whole new table. */
+	for (uint64_t off = in_place ? (uint64_t)d->itt_granules * ITT_GRANULE : 0;
+	     off < (uint64_t)granules * ITT_GRANULE; off += 8)
+		ik_os_mmio_write64(itt + off, 0);
+	if (in_place)
+		bits_assign(its.pool_map, old_first + d->itt_granules, granules - d->itt_granules, true);
+	else
+		bits_assign(its.pool_map, (unsigned int)first, granules, true);
+
+	its_cmd_locked(cmd_dev(CMD_MAPD, d->devid), bits - 1, itt | CMD_VALID);
+	for (struct its_irq *ii = in_place ? NULL : d->irqs; ii; ii = ii->dev_next)
+		if (ii->mapped)
+			its_cmd_locked(cmd_dev(CMD_MAPTI, d->devid), ii->event | (uint64_t)ii->lpi << 32,
+				       ii->cpu);
+	ret = its_sync_locked(0);
+	if (ret) {
+		/* Best effort: the old table, still intact, back in place. */
+		its_cmd_locked(cmd_dev(CMD_MAPD, d->devid), d->bits - 1, d->itt | CMD_VALID);
+		its_sync_locked(0);
+		if (in_place)
+			bits_assign(its.pool_map, old_first + d->itt_granules,
+				    granules - d->itt_granules, false);
+		else
+			bits_assign(its.pool_map, (unsigned int)first, granules, false);
+		goto err_unlock;
+	}
+	if (!in_place)
+		bits_assign(its.pool_map, old_first, d->itt_granules, false);
+	ik_memcpy(map, d->events, IK_DIV_ROUND_UP(1u << d->bits, 64) * sizeof(uint64_t));
+	old_map = d->events;
+	d->events = map;
+	d->bits = bits;
+	d->itt = itt;
+	d->itt_granules = granules;
+	its.stats.itt_grows++;
+	if (!in_place)
+		its.stats.itt_relocations++;
+	ik_os_spin_unlock_irqrestore(&its.lock, flags);
+	ik_os_free(old_map);
+	return 0;
+
+err_unlock:
+	ik_os_spin_unlock_irqrestore(&its.lock, flags);
+	ik_os_free(map);
+	return ret;
+}
+
 /* The device's last event went: unmap it and free its table.  ITS lock held. */
 static void its_device_release_locked(struct its_device *d)
 {
@@ -449,6 +568,9 @@ static void its_irq_release_locked(struct its_irq *ii)
 {
 	struct its_device *dev = ii->dev;
 
+	*ii->dev_pprev = ii->dev_next;
+	if (ii->dev_next)
+		ii->dev_next->dev_pprev = ii->dev_pprev;
 	bits_assign(its.lpi_map, ii->lpi - IK_ITS_LPI_BASE, 1, false);
 	its.stats.lpis_used--;
 	if (ii->first) {
@@ -532,12 +654,33 @@ static int its_alloc(struct ik_irq_domain *domain, unsigned int virq, unsigned i
 
 	block = roundup_pow2(nr);
 	flags = ik_os_spin_lock_irqsave(&its.lock);
-	event = bits_find(dev->events, 1u << dev->bits, nr, block);
-	if (event < 0) {
-		ret = -IK_ENOSPC;
-		ik_err("irqkit: %s: ITS event table (%u events, sized at first allocation) full\n",
-		       ik_device_name(ai->dev), 1u << dev->bits);
-		goto err_unlock;
+	for (;;) {
+		unsigned int want;
+
+		event = bits_find(dev->events, 1u << dev->bits, nr, block);
+		if (event >= 0)
+			break;
+		/*
+		 * Full: grow the table.  Doubling leaves its upper half free, so
+		 * a range fits there unless it is larger than the old table.
+		 * (Allocations below the ITS domain are serialised by the root
+		 * domain's mutex, so @dev cannot go away meanwhile.)
+		 */
+		want = IK_MAX(dev->bits + 1, ilog2_u(block) + 1);
+		if (want > IK_ITS_MAX_EVENT_BITS) {
+			ret = -IK_ENOSPC;
+			ik_err("irqkit: %s: ITS event table full (%u events, the most a device gets)\n",
+			       ik_device_name(ai->dev), 1u << dev->bits);
+			goto err_unlock;
+		}
+		ik_os_spin_unlock_irqrestore(&its.lock, flags);
+		ret = its_device_grow(dev, want);
+		flags = ik_os_spin_lock_irqsave(&its.lock);
+		if (ret) {
+			ik_err("irqkit: %s: ITS event table (%u events) full and not grown: %d\n",
+			       ik_device_name(ai->dev), 1u << dev->bits, ret);
+			goto err_unlock;
+		}
 	}
 	for (i = 0; i < nr; i++) {
 		int lpi = bits_find(its.lpi_map, its.nr_lpis, 1, 1);
@@ -559,6 +702,13 @@ static int its_alloc(struct ik_irq_domain *domain, unsigned int virq, unsigned i
 		ii[i]->first = i == 0;
 		ii[i]->range = nr;
 		ii[i]->cpu = 0;
+	}
+	for (i = 0; i < nr; i++) {
+		ii[i]->dev_next = dev->irqs;
+		ii[i]->dev_pprev = &dev->irqs;
+		if (dev->irqs)
+			dev->irqs->dev_pprev = &ii[i]->dev_next;
+		dev->irqs = ii[i];
 	}
 	bits_assign(dev->events, (unsigned int)event, nr, true);
 	dev->used += nr;
@@ -667,8 +817,8 @@ static int its_init_dev_msi_info(struct ik_device *dev, struct ik_irq_domain *do
 }
 
 /*
- * What the service offers device domains: MSI-X (not growing after enable:
- * the event table is sized at the first allocation), multi-MSI as event
+ * What the service offers device domains: MSI-X (no dynamic allocation
+ * after enable: the platform's contract), multi-MSI as event
  * ranges, device stores; masking always at the destination.
  */
 static const struct ik_msi_parent_ops its_msi_parent_ops = {
