@@ -22,15 +22,25 @@
  *  (c) dispatch: device raise -> simulated delivery -> flow handler ->
  *      driver handler -> EOI, with and without remapping (same MSI-X
  *      function layout), ns per interrupt.
+ *  (d) CPU offline on the ITS platform, N = 100, 1000, 10k, 100k LPIs
+ *      (MSI-X, 2048 per function, 17 LPI id bits) moved to CPU 1, which
+ *      goes offline (x86 offline + ik_its_cpu_offline(): MOVI + SYNC per
+ *      LPI); ns per migrated LPI and the ratios to N = 100.  LPIs are not
+ *      bounded by per-CPU vectors, so N reaches 100k here.  A second
+ *      series moves 100 LPIs while 0 .. 99,900 others sit on CPU 2: the
+ *      slope is the per-interrupt walk cost (the offline walks its CPU's
+ *      list of mapped LPIs only).
  *
  * Timing is reported, never asserted.  Machines are built twice (without
  * and with the remapping unit) in the same process.
  */
 #include "bench_msix_machine.h"
 
+#include <irqkit/its.h>
 #include <irqkit/matrix.h>
 #include <irqkit/x86_ir.h>
 
+#include "sim_its.h"
 #include "sim_vtd.h"
 
 #define RAM_SIZE (4ull << 20)
@@ -299,11 +309,125 @@ static double best(double a, double b)
 	return a < b ? a : b;
 }
 
+/* ---- (d) CPU offline on the ITS platform ---------------------------------- */
+
+#define ITS_CPUS 4u
+#define ITS_MEM_PHYS 0x100000ull
+#define ITS_MEM_BYTES (3ull << 20)
+#define ITS_PER_DEV 2048u               /* MSI-X entries per function */
+
+static void its_up(struct bm_machine *bm)
+{
+	struct ik_its_config c = { .its_base = SIM_ITS_DEFAULT_BASE, .mem_phys = ITS_MEM_PHYS,
+				   .mem_size = ITS_MEM_BYTES, .id_bits = IK_ITS_MAX_ID_BITS };
+	int ret;
+
+	up(bm, ITS_CPUS, false);
+	if (!sim_its_create(bm->m, NULL))
+		bm_die("sim_its_create", -IK_EINVAL);
+	if ((ret = ik_its_init(&c)))
+		bm_die("ik_its_init", ret);
+}
+
+struct its_set {
+	struct ik_device *dev[64];
+	unsigned int nr_dev;
+	unsigned int *irq;
+	unsigned int n;
+};
+
+/* @n MSI-X interrupts (2048 per function), requested and moved to @cpu. */
+static void its_populate(struct its_set *s, struct bm_machine *bm, unsigned int n,
+			 unsigned int cpu)
+{
+	ik_cpumask_t mask;
+	int ret;
+
+	ik_cpumask_clear(&mask);
+	ik_cpumask_set_cpu(cpu, &mask);
+	for (unsigned int done = 0; done < n;) {
+		unsigned int k = IK_MIN(ITS_PER_DEV, n - done);
+		struct ik_device *dev = bm_new_device(bm, ITS_PER_DEV);
+
+		ik_device_set_msi_parent(dev, ik_its_domain());
+		bm_alloc(dev, k);
+		s->dev[s->nr_dev++] = dev;
+		for (unsigned int i = 0; i < k; i++, done++) {
+			unsigned int irq = (unsigned int)ik_pci_irq_vector(dev, i);
+
+			s->irq[s->n++] = irq;
+			if ((ret = ik_request_irq(irq, count_handler, 0, "bench", s)))
+				bm_die("ik_request_irq", ret);
+			if ((ret = ik_irq_set_affinity(irq, &mask)))
+				bm_die("ik_irq_set_affinity", ret);
+		}
+	}
+}
+
+static void its_depopulate(struct its_set *s)
+{
+	for (unsigned int i = 0; i < s->n; i++)
+		ik_free_irq(s->irq[i], s);
+	for (unsigned int d = 0; d < s->nr_dev; d++) {
+		ik_pci_free_irq_vectors(s->dev[d]);
+		ik_pci_device_destroy(s->dev[d]);
+	}
+}
+
+/*
+ * @n LPIs on CPU 1 and @others more on CPU 2; CPU 1 goes offline (x86
+ * first, then the ITS: one MOVI + SYNC per LPI).  Returns the ns of the
+ * offline; *migrated gets the LPIs that left CPU 1.
+ */
+static double its_offline_run(unsigned int n, unsigned int others, unsigned int *migrated)
+{
+	struct its_set a = { 0 }, b = { 0 };
+	struct ik_its_stats st0, st1;
+	struct bm_machine bm;
+	double t0, t;
+	int ret;
+
+	a.irq = calloc(n, sizeof(*a.irq));
+	b.irq = calloc(others + 1, sizeof(*b.irq));
+	if (!a.irq || !b.irq)
+		bm_die("calloc", -IK_ENOMEM);
+	its_up(&bm);
+	its_populate(&a, &bm, n, 1);
+	its_populate(&b, &bm, others, 2);
+	ik_its_get_stats(&st0);
+	t0 = bm_cpu_ns();
+	sim_run_on_cpu(bm.m, 1, offline_fn, &ret);
+	if (ret)
+		bm_die("ik_x86_cpu_offline", ret);
+	sim_cpu_set_online(bm.m, 1, false);
+	if ((ret = ik_its_cpu_offline(1)))
+		bm_die("ik_its_cpu_offline", ret);
+	t = bm_cpu_ns() - t0;
+	ik_its_get_stats(&st1);
+	*migrated = (unsigned int)(st1.movis - st0.movis);
+	if (*migrated != n)
+		bm_die("ITS offline: not every LPI moved", -IK_EINVAL);
+	sim_cpu_set_online(bm.m, 1, true);
+	sim_run_on_cpu(bm.m, 1, bm_online_fn, NULL);
+	if ((ret = ik_its_cpu_online(1)))
+		bm_die("ik_its_cpu_online", ret);
+	its_depopulate(&a);
+	its_depopulate(&b);
+	if ((ret = ik_its_exit()))
+		bm_die("ik_its_exit", ret);
+	down(&bm);
+	free(a.irq);
+	free(b.irq);
+	return t;
+}
+
 int main(void)
 {
 	static const unsigned int ns_[] = { 100, 1000, 5000 };
 	enum { NN = sizeof(ns_) / sizeof(ns_[0]) };
-	double off[NN], scan[NN];
+	static const unsigned int its_n[] = { 100, 1000, 10000, 100000 };
+	enum { NI = sizeof(its_n) / sizeof(its_n[0]) };
+	double off[NN], scan[NN], its_off[NI], its_scan[NI];
 	double two_step = 1e30, masked = 1e30, remap = 1e30, remap_msi = 1e30;
 	double disp = 1e30, disp_ir = 1e30;
 	struct ik_x86_msi_stats ms;
@@ -343,6 +467,38 @@ int main(void)
 	}
 	printf("cpu offline: per-interrupt walk cost %.0f ns (slope over the %u..%u range)\n",
 	       (scan[NN - 1] - scan[0]) / (ns_[NN - 1] - ns_[0]), ns_[0], ns_[NN - 1]);
+
+	/*
+	 * (d) The same offline on the ITS platform, where N is not bounded by
+	 * per-CPU vectors (LPIs: up to 122,880 with 17 id bits): N = 100 ..
+	 * 100k LPIs leave CPU 1, then 100 LPIs leave it while 0 .. 99,900
+	 * others exist on CPU 2 (what the offline pays per LPI it does not
+	 * move: it walks every interrupt of the system).
+	 */
+	for (unsigned int j = 0; j < NI; j++) {
+		unsigned int migrated = 0;
+
+		its_off[j] = 1e30;
+		for (unsigned int r = 0; r < (its_n[j] >= 10000 ? 1u : REPS + 3000 / its_n[j]); r++)
+			its_off[j] = best(its_off[j], its_offline_run(its_n[j], 0, &migrated) / migrated);
+		printf("its cpu offline: N=%6u LPIs migrated: %.0f ns/LPI\n", migrated, its_off[j]);
+	}
+	printf("its cpu offline: per-LPI cost 100k / 100 = %.2f, 10k / 100 = %.2f, "
+	       "1000 / 100 = %.2f\n", its_off[NI - 1] / its_off[0], its_off[2] / its_off[0],
+	       its_off[1] / its_off[0]);
+	for (unsigned int j = 0; j < NI; j++) {
+		unsigned int migrated = 0;
+		double t = 1e30;
+
+		for (unsigned int r = 0; r < (its_n[j] >= 10000 ? 1u : (unsigned int)REPS); r++)
+			t = best(t, its_offline_run(100, its_n[j] - 100, &migrated));
+		its_scan[j] = t;
+		printf("its cpu offline: 100 LPIs migrated, %6u interrupts in all: %.0f ns "
+		       "(%.0f ns/migrated LPI)\n", its_n[j], t, t / migrated);
+	}
+	printf("its cpu offline: per-interrupt walk cost %.0f ns (slope over the %u..%u range)\n",
+	       (its_scan[NI - 1] - its_scan[0]) / (its_n[NI - 1] - its_n[0]), its_n[0],
+	       its_n[NI - 1]);
 
 	/* (b), (c): without remapping, then with it. */
 	for (int r = 0; r < REPS; r++) {
@@ -386,6 +542,8 @@ int main(void)
 	       "%.0f ns with IR, IR / no IR = %.2f (best of %d x %u)\n", disp, disp_ir,
 	       disp_ir / disp, REPS, DISPATCH);
 	printf("BENCH cpu_offline_per_vector_ratio %.2f x target 2.0\n", off[NN - 1] / off[0]);
+	printf("BENCH its_cpu_offline_per_lpi_ratio_100k %.2f x target 2.0\n",
+	       its_off[NI - 1] / its_off[0]);
 	printf("BENCH affinity_irte_vs_twostep %.2f x target 1.0\n", remap / two_step);
 	printf("BENCH dispatch_ir_vs_noir %.2f x target 1.5\n", disp_ir / disp);
 	return 0;

@@ -37,7 +37,7 @@
  *                              in the write (commands complete at once)
  *   0x0090 CREADR    (64, ro) 19:5 offset of the next command the ITS reads
  *   0x00A0 PROPBASER (64, rw) 51:12 LPI configuration table, 4:0 id bits - 1:
- *                              LPI ids are 8192 .. 2^(bits) - 1 (bits 14..16;
+ *                              LPI ids are 8192 .. 2^(bits) - 1 (bits 14..17;
  *                              other values act as 14),
  *                              one byte per LPI at (id - 8192): bit 0 Enable,
  *                              7:2 priority (ignored).  Writing it drops the
@@ -119,7 +119,7 @@
 
 #define SIM_ITS_LPI_BASE       8192u
 #define SIM_ITS_LPI_NONE       1023u
-#define SIM_ITS_MAX_ID_BITS    16u
+#define SIM_ITS_MAX_ID_BITS    17u
 #define SIM_ITS_EVENT_BITS     16u
 #define SIM_ITS_NR_COLLECTIONS 64u
 

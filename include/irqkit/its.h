@@ -60,6 +60,7 @@
 
 #define IK_ITS_LPI_BASE 8192u
 #define IK_ITS_MAX_EVENT_BITS 16u
+#define IK_ITS_MAX_ID_BITS 17u       /* 122,880 LPIs */
 
 /* Memory the library needs: command queue (4 KiB), LPI table, then ITTs. */
 #define IK_ITS_MEM_FIXED(id_bits) \
@@ -69,7 +70,7 @@ struct ik_its_config {
 	uint64_t its_base;      /* physical base of the service's frame */
 	uint64_t mem_phys;      /* 4 KiB-aligned memory for queue, LPI table and ITTs */
 	uint64_t mem_size;      /* > IK_ITS_MEM_FIXED(id_bits); the rest holds ITTs */
-	unsigned int id_bits;   /* LPI ids 8192 .. 2^id_bits - 1; 14..16, 0 = 14 */
+	unsigned int id_bits;   /* LPI ids 8192 .. 2^id_bits - 1; 14..17, 0 = 14 */
 };
 
 /**
