@@ -50,4 +50,23 @@ ok = ("dmar" in d and "faults" in d["dmar"] and "fault_irq" in d["dmar"] and "it
 print("summary keys: dmar %s, its %s" % ("dmar" in d, "its" in i))
 sys.exit(0 if ok else 1)
 PY
+# The trace has one track per CPU and one per device of the run.
+"$irqkit" trace --out "$tmp/tracks.json" >/dev/null 2>&1 || fail=$((fail + 1))
+"$py" - "$tmp/tracks.json" "$tmp/sum_dmar.json" <<'PY' || fail=$((fail + 1))
+import json, sys
+t = json.load(open(sys.argv[1]))
+ev = t["traceEvents"] if isinstance(t, dict) else t
+s = json.load(open(sys.argv[2]))
+procs = {e["pid"]: e["args"]["name"] for e in ev
+         if e.get("ph") == "M" and e.get("name") == "process_name"}
+tracks = {}
+for e in ev:
+    if e.get("ph") == "M" and e.get("name") == "thread_name":
+        tracks.setdefault(procs.get(e["pid"]), set()).add(e["args"]["name"])
+cpus = {"cpu%d" % i for i in range(s["machine"]["cpus"])}
+devs = {d["name"] for d in s["devices"]}
+ok = tracks.get("CPUs") == cpus and tracks.get("devices") == devs
+print("trace tracks: %s" % ("ok" if ok else tracks))
+sys.exit(0 if ok else 1)
+PY
 [ $fail -eq 0 ]

@@ -190,6 +190,8 @@ static int idxd_create(struct world *w, struct tool_device *d, const void *param
 	cfg.bar2_addr = tool_pci_bar(w, 0x2000);
 	pv->hw = sim_ims_queue_create(bus, pv->bdf, &cfg);
 	if (!pv->hw) {
+		if (sim_pci_bus_dev(bus, pv->bdf))
+			tool_pci_slot_taken(pv->bdf);
 		idxd_priv_free(pv);
 		return -IK_EEXIST;
 	}

@@ -192,6 +192,8 @@ static int ims_create(struct world *w, struct tool_device *d, const void *params
 	cfg.bar2_addr = tool_pci_bar(w, SIM_IMS_BAR2_SIZE);
 	pv->hw = sim_ims_slots_create(bus, pv->bdf, &cfg);
 	if (!pv->hw) {
+		if (sim_pci_bus_dev(bus, pv->bdf))
+			tool_pci_slot_taken(pv->bdf);
 		free(pv);
 		return -IK_EEXIST;
 	}

@@ -179,6 +179,8 @@ static int ntb_create(struct world *w, struct tool_device *d, const void *params
 	pv->link = cfg.link_up;
 	pv->hw = sim_ntb_create(bus, pv->bdf, &cfg);
 	if (!pv->hw) {
+		if (sim_pci_bus_dev(bus, pv->bdf))
+			tool_pci_slot_taken(pv->bdf);
 		free(pv);
 		return -IK_EEXIST;
 	}

@@ -194,6 +194,7 @@ static int pci_create(struct world *w, struct tool_device *d, const void *params
 	}
 	pv->hw = sim_pci_dev_create(bus, pv->p.bdf, &cfg);
 	if (!pv->hw) {
+		tool_pci_slot_taken(pv->p.bdf);
 		free(pv);
 		return -IK_EEXIST; /* the slot is taken */
 	}

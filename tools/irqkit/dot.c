@@ -106,8 +106,8 @@ int dot_write(struct world *w, FILE *out)
 		dot_str(out, ik_irq_domain_name(ds.d[i]));
 		fprintf(out, "\\nchip ");
 		dot_str(out, pc.chip[i] ? pc.chip[i] : "-");
-		fprintf(out, "\\n%u interrupts%s%s%s%s\"];\n", ik_irq_domain_mapcount(ds.d[i]),
-			root ? "\\nroot" : "",
+		fprintf(out, "\\n%u interrupt%s%s%s%s%s\"];\n", ik_irq_domain_mapcount(ds.d[i]),
+			ik_irq_domain_mapcount(ds.d[i]) == 1 ? "" : "s", root ? "\\nroot" : "",
 			f & IK_IRQ_DOMAIN_FLAG_MSI_PARENT ? "\\nmsi-parent" : "",
 			f & IK_IRQ_DOMAIN_FLAG_MSI_DEVICE ? "\\nmsi-device" : "",
 			f & IK_IRQ_DOMAIN_FLAG_MSI_REMAP ? "\\nremap" : "");

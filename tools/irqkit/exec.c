@@ -286,7 +286,17 @@ static int do_allocate(struct world *w, struct cmd *c, struct targets *t)
 		ret = world_call(w, cpu, alloc_fn, &a);
 		free(aff);
 		if (ret < 0) {
-			set_detail("%s[%u-%u]", t->d->name, a.first, a.first + a.nr - 1);
+			unsigned int have = a.nr;
+
+			for (unsigned int j = 0; j < a.nr && have == a.nr; j++)
+				if (world_irq_of(w, t->d, t->space, a.first + j) >= 0)
+					have = j;
+			if (have < a.nr)
+				set_detail("%s[%u-%u]: %s[%u] already has an interrupt (free it first)",
+					   t->d->name, a.first, a.first + a.nr - 1, t->d->name,
+					   a.first + have);
+			else
+				set_detail("%s[%u-%u]", t->d->name, a.first, a.first + a.nr - 1);
 			err = ret;
 			goto undo;
 		}
@@ -603,10 +613,17 @@ static int do_line_ops(struct world *w, struct cmd *c, struct targets *t)
 		}
 		ret = world_call(w, cpu, line_op_fn, &o);
 		if (ret < 0) {
+			struct ik_irq_info info;
 			char lab[64];
 
 			label_of(t, done, lab, sizeof(lab));
-			set_detail("%s (irq %d)", lab, irqs[done]);
+			if (c->verb == V_AFFINITY && ret == -IK_EPERM &&
+			    !ik_irq_get_info((unsigned int)irqs[done], &info) &&
+			    (info.state & IK_IRQD_AFFINITY_MANAGED))
+				set_detail("%s (irq %d) is managed: its CPUs were fixed at allocation",
+					   lab, irqs[done]);
+			else
+				set_detail("%s (irq %d)", lab, irqs[done]);
 			err = ret;
 			break;
 		}
@@ -794,8 +811,11 @@ static int do_device(struct world *w, struct cmd *c)
 		return -IK_ENOMEM;
 	ret = c->u.device.kind->create(w, d, c->u.device.params);
 	if (ret) {
+		char why[sizeof(detail)];
+
 		world_device_delete(d);
-		set_detail("device %s", c->u.device.name);
+		snprintf(why, sizeof(why), "%s", detail);
+		set_detail("device %s%s%s", c->u.device.name, why[0] ? ": " : "", why);
 		return ret;
 	}
 	w->dev[w->nr_devs++] = d;

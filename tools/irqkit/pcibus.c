@@ -20,6 +20,13 @@ struct sim_pci_bus *tool_pci_bus(struct world *w)
 	return w->pci_bus;
 }
 
+void tool_pci_slot_taken(uint16_t bdf)
+{
+	set_action_detail("PCI address %02x:%02x.%x is already taken (give another 'bdf', or "
+			  "leave it out to get a free one)",
+			  bdf >> 8, (bdf >> 3) & 0x1F, bdf & 7);
+}
+
 uint64_t tool_pci_bar(struct world *w, uint64_t size)
 {
 	uint64_t base;

@@ -400,6 +400,8 @@ struct tool_kind {
 struct sim_pci_bus;
 struct sim_pci_bus *tool_pci_bus(struct world *w);
 uint64_t tool_pci_bar(struct world *w, uint64_t size);
+/* The error detail of a device whose PCI address is in use. */
+void tool_pci_slot_taken(uint16_t bdf);
 
 /* The device a domain belongs to, or NULL. */
 struct tool_device *world_domain_device(struct world *w, struct ik_irq_domain *dom);

@@ -12,6 +12,7 @@
 #include <irqkit/irqchip.h>
 
 #include "host_port.h"
+#include "sim_pci.h"
 #include "tool.h"
 
 static struct world *the_world;
@@ -159,9 +160,13 @@ uint64_t world_alloc_mmio(struct world *w, uint64_t size)
 
 uint16_t world_alloc_rid(struct world *w)
 {
-	uint16_t rid = (uint16_t)w->next_rid;
+	uint16_t rid;
 
-	w->next_rid += 8; /* next device number, function 0 */
+	/* Skip PCI addresses a device took with an explicit 'bdf'. */
+	do {
+		rid = (uint16_t)w->next_rid;
+		w->next_rid += 8; /* next device number, function 0 */
+	} while (w->pci_bus && sim_pci_bus_dev(w->pci_bus, rid) && w->next_rid < 0x10000);
 	return rid;
 }
 
