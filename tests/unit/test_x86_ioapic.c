@@ -416,11 +416,32 @@ static void test_affinity_moves(void **state)
  * CPU hotplug: pins targeting a CPU that goes offline (with an edge or an
  * assertion scheduled to land during the offline sequence) move and lose
  * nothing; they follow the CPU back when it returns.
+ *
+ * Edges are exact except for one deliberate replay.  Without remapping the
+ * edge pin moves off the dying CPU A with the two-step update: new vector
+ * V on A first, then the new CPU B, then a look at A's IRR bit V, and a
+ * retrigger on B if it is set (an edge that hit the intermediate target
+ * (A, V) would otherwise be lost).  V is allocated on B; on A the same
+ * vector number may belong to another interrupt -- here the level pin, on
+ * A with vector V, whose assertion scheduled into the offline is latched in
+ * A's IRR.  The IRR bit cannot say whose message set it (both would
+ * coalesce into the one bit), so the edge is replayed: one extra handler
+ * run, never a lost edge.  Linux's msi_set_affinity() does the same and
+ * says handlers must cope with it.  So a round may have one extra edge
+ * only if the pins were "ambiguous": no remapping, the level pin on A
+ * with the vector the edge pin got on B.  (Vectors are handed out lowest
+ * first, so about 4 rounds in 12 are ambiguous; whether the level
+ * assertion is still latched in A's IRR at the look depends on the seed:
+ * over seeds 1..80 the plain tree had an extra run at 6, 15, ... and never
+ * in a round that was not ambiguous; the remapped tree never.  Before this
+ * test read the targets, seed 17 showed it: edge 1:0x21 -> 2:0x20, level
+ * pin on 1:0x20.)  Returns the extra runs.
  */
-static void check_hotplug(struct fx *f, uint64_t seed)
+static uint64_t check_hotplug(struct fx *f, uint64_t seed)
 {
 	struct fire_ev eev = { f, 12, false, NULL }, lev = { f, 13, true, NULL };
-	uint64_t r = seed, fired = 0;
+	uint64_t r = seed, fired = 0, extras = 0;
+	unsigned int ambiguous_rounds = 0;
 	struct line e, l;
 
 	request(f, &e, 12, false);
@@ -429,6 +450,9 @@ static void check_hotplug(struct fx *f, uint64_t seed)
 	lev.l = &l;
 	for (unsigned int round = 0; round < 12; round++) {
 		unsigned int cpu = 1 + round % (f->tb.nr_cpus - 1);
+		struct ik_x86_irq_target lt, et;
+		uint64_t h0, f0, extra;
+		bool ambiguous;
 		ik_cpumask_t m;
 
 		r = r * 6364136223846793005ull + 1442695040888963407ull;
@@ -441,50 +465,60 @@ static void check_hotplug(struct fx *f, uint64_t seed)
 		fire_event(&lev);
 		idle(f);
 		fired++;
+		h0 = e.handled;
+		f0 = fired;
+		assert_int_equal(ik_x86_irq_target(l.irq, &lt), 0);
 		sim_schedule(f->tb.m, (r >> 40) % 9, fire_event, &eev);
 		sim_schedule(f->tb.m, (r >> 44) % 9, fire_event, &lev);
 		fired++;
 		assert_int_equal(testbed_cpu_offline(&f->tb, cpu), 0);
 		idle(f);
+		assert_int_equal(ik_x86_irq_target(e.irq, &et), 0);
+		ambiguous = !f->ir && lt.cpu == cpu && et.vector == lt.vector;
 		fire_event(&eev);
 		fire_event(&lev);
 		idle(f);
 		fired++;
-		/*
-		 * Nothing lost.  An edge may be handled twice when the offline
-		 * sequence replays it (see the report: under investigation), so
-		 * edges are checked as "none lost, at most one extra per round".
-		 */
-		assert_true(e.handled >= fired);
-		assert_true(e.handled <= fired + round + 1);
+		/* Nothing lost; one extra edge only in an ambiguous round (above). */
+		assert_true(e.handled - h0 >= fired - f0);
+		extra = (e.handled - h0) - (fired - f0);
+		assert_true(extra == 0 || (ambiguous && extra == 1));
+		extras += extra;
+		ambiguous_rounds += ambiguous;
 		assert_int_equal(l.handled, fired);
 		assert_int_equal(testbed_cpu_online(&f->tb, cpu), 0);
 	}
-	if (e.handled != fired)
-		print_message("ioapic hotplug seed %llu (%s): %llu edges fired, %llu handled\n",
-			      (unsigned long long)seed, f->ir ? "remapped" : "plain",
-			      (unsigned long long)fired, (unsigned long long)e.handled);
+	assert_int_equal(e.handled, fired + extras);
+	if (extras)
+		print_message("ioapic hotplug seed %llu (%s): %llu edges fired, %llu handled "
+			      "(%u ambiguous rounds)\n", (unsigned long long)seed,
+			      f->ir ? "remapped" : "plain", (unsigned long long)fired,
+			      (unsigned long long)e.handled, ambiguous_rounds);
 	assert_int_equal(sim_stat(f->tb.m, SIM_STAT_OFFLINE_DISCARDED), 0);
 	assert_int_equal(testbed_spurious(&f->tb), 0);
 	assert_int_equal(ik_x86_matrix_check(), 0);
 	release(f, &e);
 	release(f, &l);
+	return extras;
 }
 
 static void test_hotplug(void **state)
 {
-	static const uint64_t seeds[] = { 3, 17, 256 };
+	static const uint64_t seeds[] = { 3, 6, 15, 17, 256 };
+	uint64_t plain = 0;
 
 	for (unsigned int s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
 		struct fx f;
 
 		fx_up(&f, false, seeds[s]);
-		check_hotplug(&f, seeds[s]);
+		plain += check_hotplug(&f, seeds[s]);
 		fx_down(&f);
 		fx_up(&f, true, seeds[s]);
-		check_hotplug(&f, seeds[s]);
+		assert_int_equal(check_hotplug(&f, seeds[s]), 0);      /* IRTE moves: no look */
 		fx_down(&f);
 	}
+	/* The ambiguous replay is reached (seeds 6 and 15), so the bound above is tested. */
+	assert_true(plain >= 1);
 }
 
 /* ---- Refusals and failures ------------------------------------------------------------- */
