@@ -18,7 +18,8 @@
  *    condition is served by the time anyone looks).  It sends when the
  *    entry is unmasked and Remote IRR is clear; with Remote IRR set (the
  *    previous one not yet EOId) it coalesces; while masked it is lost.
- * Lost and coalesced fires count as blocked (fired, not sent).
+ * Lost and coalesced fires count as blocked (fired, not sent).  "assert"
+ * and "deassert" hold a level pin's line instead (ioapic_set_line).
  * hw-masked is the entry's mask bit, hw-pending its Remote IRR.
  *
  * "wire-rid" is the requester id the hardware really puts on its messages
@@ -303,8 +304,9 @@ static void ioapic_fire(struct world *w, struct tool_device *d, unsigned int spa
  * "assert" / "deassert": hold a level pin's line asserted, as a device whose
  * condition nobody clears.  The I/O APIC sends when the entry is unmasked
  * and Remote IRR is clear, and again after every EOI while the line stays
- * asserted (a level storm unless a handler... the tool's handlers do not
- * touch the device: "deassert" ends it).  Asserting counts as one fire.
+ * asserted: a level storm, since the tool's handlers do not touch the
+ * device ("deassert" ends it; "assert ... count N" lets the handlers'
+ * claims serve it, see world.c).  Asserting counts as one fire.
  */
 static int ioapic_set_line(struct world *w, struct tool_device *d, unsigned int space,
 			   unsigned int index, bool asserted)
@@ -385,8 +387,8 @@ static bool ioapic_owns_domain(struct world *w, struct tool_device *d, struct ik
 
 static const struct tool_kind ioapic_kind = {
 	.name = "ioapic",
-	.summary = "x86 I/O APIC: edge and level pins, Remote IRR and directed EOI, per-device "
-		   "domain (under IR when remapping is on)",
+	.summary = "x86 I/O APIC: edge and level pins (assert/deassert hold a level line), Remote "
+		   "IRR and directed EOI, per-device domain (under IR when remapping is on)",
 	.usage = "[pins N (1-240, default 24)] [level PINS] [base ADDR] [rid BB:DD.F] "
 		 "[wire-rid BB:DD.F]",
 	.parse = ioapic_parse,

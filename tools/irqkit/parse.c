@@ -288,6 +288,7 @@ static const char *const stat_names_list[] = {
 	"interrupts-taken", "ipis-sent", "unmapped-writes", "msi-coalesced", "eois",
 	"level-eois", "events-run", "nmis", "offline-discarded", "warnings", "unhandled-vectors",
 	"dmar-interrupts", "dmar-faults", "its-translations", "its-dropped", "its-coalesced",
+	"msi-two-step", "msi-raced", "msi-deferred", "msi-naive",
 	NULL,
 };
 

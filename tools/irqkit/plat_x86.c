@@ -264,7 +264,23 @@ int plat_x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats 
 static int x86_stat(struct world *w, const char *name, uint64_t *v)
 {
 	struct ik_x86_dmar_stats st;
+	struct ik_x86_msi_stats ms;
 
+	/* The non-remapped MSI update protocol (docs/x86-msi-affinity.md). */
+	if (!strncmp(name, "msi-", 4)) {
+		ik_x86_msi_get_stats(&ms);
+		if (!strcmp(name, "msi-two-step"))
+			*v = ms.two_step;
+		else if (!strcmp(name, "msi-raced"))
+			*v = ms.raced;
+		else if (!strcmp(name, "msi-deferred"))
+			*v = ms.deferred;
+		else if (!strcmp(name, "msi-naive"))
+			*v = ms.naive;
+		else
+			return -1;
+		return 0;
+	}
 	if (strcmp(name, "dmar-interrupts") && strcmp(name, "dmar-faults"))
 		return -1;
 	*v = 0;
