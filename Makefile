@@ -4,19 +4,22 @@
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test test-plain test-asan test-tsan test-qemu test-clang bench clean
+.PHONY: all deps configure build run test test-plain test-asan test-tsan test-qemu test-clang bench clean
 
 all: build
 
 deps:
 	@./scripts/deps.sh
 
-build: deps
+configure: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+
+build: configure
 	cmake --build build -j$(JOBS)
 
-# The main job: the embedded default machine, end to end.
-run: build
+# The main job: the embedded default machine, end to end (builds only the tool).
+run: configure
+	cmake --build build --target irqkit-tool -j$(JOBS)
 	./build/irqkit
 
 # The whole suite: plain, then ASan+UBSan, then the threaded stress under TSan,
