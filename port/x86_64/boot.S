@@ -83,24 +83,12 @@ long_entry:
 	mov %eax, %fs
 	mov %eax, %gs
 	mov $boot_stack_top, %rsp
-	call sse_enable
 	xor %ebp, %ebp
 	mov %esi, %edi			/* zero-extends: kmain(multiboot info) */
 	call kmain
 3:	cli
 	hlt
 	jmp 3b
-
-/* SSE on (CR0.EM clear, MP set; CR4.OSFXSR, OSXMMEXCPT): see entry.S. */
-sse_enable:
-	mov %cr0, %rax
-	and $~0x4, %rax
-	or $0x2, %rax
-	mov %rax, %cr0
-	mov %cr4, %rax
-	or $0x600, %rax
-	mov %rax, %cr4
-	ret
 
 /* ---- AP trampoline: runs at TRAMP_BASE, real mode -> long mode ------------------ */
 	.section .rodata.tramp, "a"
@@ -134,13 +122,6 @@ tramp_64:
 	mov %eax, %fs
 	mov %eax, %gs
 	mov T(tramp_stack), %rsp
-	mov %cr0, %rax
-	and $~0x4, %rax
-	or $0x2, %rax
-	mov %rax, %cr0
-	mov %cr4, %rax
-	or $0x600, %rax
-	mov %rax, %cr4
 	mov T(tramp_arg), %rdi
 	mov T(tramp_target), %rax
 	xor %ebp, %ebp

@@ -40,17 +40,14 @@ isr_common:
 	push %r15
 	cld
 	/*
-	 * The SSE state too: src/arch/x86/matrix.c is built with SSE under
-	 * gcc (its vector-extension mask scan does not compile otherwise),
-	 * and may run in any context.
+	 * General registers only: the whole kernel, library included, is
+	 * built with -mgeneral-regs-only and SSE is never enabled, so there
+	 * is no SSE state to save.  The stack is aligned for the C ABI.
 	 */
 	mov %rsp, %rbx
-	sub $512, %rsp
 	and $~15, %rsp
-	fxsave (%rsp)
 	mov %rbx, %rdi
 	call isr_dispatch
-	fxrstor (%rsp)
 	mov %rbx, %rsp
 	pop %r15
 	pop %r14

@@ -281,30 +281,21 @@ static uint32_t mx_tree_best_sub(const uint32_t *n, unsigned int idx, unsigned i
 /*
  * Mask scanning.  The mask must be read word by word up to nr_cpus, so for
  * big machines the scan is what costs: blocks of MX_SCAN_BLOCK words are
- * ORed together two words at a time (GCC/Clang vector extension, SSE2 on
- * x86-64, plain integers elsewhere) and empty blocks are skipped.
+ * ORed together and empty blocks are skipped.  Plain 64-bit integers, four
+ * independent OR chains (no dependency between them, so the loads and ORs
+ * overlap): no vector types, so the file builds under -mgeneral-regs-only /
+ * -mno-sse kernels, and a compiler allowed to use vectors may still do so.
  */
 #define MX_SCAN_BLOCK 16
 
-typedef uint64_t mx_u64x2 __attribute__((vector_size(16)));
-
-static inline mx_u64x2 mx_load2(const uint64_t *p)
-{
-	mx_u64x2 v;
-
-	__builtin_memcpy(&v, p, sizeof(v));
-	return v;
-}
-
 static inline bool mx_block_empty(const uint64_t *p)
 {
-	mx_u64x2 a = mx_load2(p) | mx_load2(p + 2);
-	mx_u64x2 b = mx_load2(p + 4) | mx_load2(p + 6);
-	mx_u64x2 c = mx_load2(p + 8) | mx_load2(p + 10);
-	mx_u64x2 d = mx_load2(p + 12) | mx_load2(p + 14);
+	uint64_t a = p[0] | p[4] | p[8] | p[12];
+	uint64_t b = p[1] | p[5] | p[9] | p[13];
+	uint64_t c = p[2] | p[6] | p[10] | p[14];
+	uint64_t d = p[3] | p[7] | p[11] | p[15];
 
-	a |= b | c | d;
-	return !(a[0] | a[1]);
+	return !((a | b) | (c | d));
 }
 
 /* Fold the CPUs of one non-empty mask word @word (word index @w) into @best. */
