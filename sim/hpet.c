@@ -44,12 +44,22 @@ static uint64_t counter_locked(const struct sim_hpet *h)
 
 static void match_event(void *arg);
 
-/* Ticks until timer @t's comparator matches, or UINT64_MAX (not armed / halted). */
+/*
+ * Comparators further ahead than this are never reached by a simulation
+ * (2^40 ticks of 100 ns: about 30 hours): not scheduled, else
+ * sim_run_until_idle() would move the clock there (a driver parking an
+ * unarmed comparator far ahead).
+ */
+#define HPET_HORIZON (1ull << 40)
+
+/* Ticks until timer @t's comparator matches, or UINT64_MAX (not armed / halted / beyond the horizon). */
 static uint64_t due_locked(const struct sim_hpet *h, const struct hpet_timer *t)
 {
 	uint64_t now = counter_locked(h);
 
 	if (!t->armed || !(h->gen_conf & SIM_HPET_GEN_ENABLE))
+		return UINT64_MAX;
+	if (t->cmp > now && t->cmp - now > HPET_HORIZON)
 		return UINT64_MAX;
 	return t->cmp > now ? t->cmp - now : 0;
 }

@@ -36,7 +36,9 @@
  * A comparator is armed by a write of Tn_COMPARATOR and matches once when
  * the main counter reaches it (one-shot; the block schedules a simulator
  * event for that tick).  sim_hpet_fire() makes timer n match now, whatever
- * the counter (a test's "the comparator fired").  A match while
+ * the counter (a test's "the comparator fired").  A comparator more than
+ * 2^40 ticks (about 30 hours) ahead is never reached in a simulation and
+ * is not scheduled (a driver parks unarmed comparators far ahead).  A match while
  * ENABLE_CNF is clear does nothing.  Otherwise:
  *  - level-triggered: Tn_INT_STS is set;
  *  - Tn_INT_ENB_CNF clear: nothing is sent and nothing is latched: the

@@ -75,7 +75,9 @@ unsigned int ik_x86_hpet_nr_timers(const struct ik_x86_hpet *hpet);
 /**
  * ik_x86_hpet_timer_alloc_irq - an interrupt for timer @timer
  * The timer is set to edge-triggered FSB delivery with its interrupt
- * disabled until the interrupt is started (ik_request_irq()).
+ * disabled until the interrupt is started (ik_request_irq()).  The start
+ * reads the main counter, parks the comparator far ahead of it, and only
+ * then sets INT_ENB: no interrupt before the first ik_x86_hpet_timer_arm().
  * Context: sleepable.
  * Return: the irq; -IK_ERANGE (no such timer); -IK_ENOTSUPP (the timer
  * cannot deliver through FSB); -IK_EBUSY (the timer has one);

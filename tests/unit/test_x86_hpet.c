@@ -8,7 +8,10 @@
  * comparators and forced matches), lazy disable keeping a match pending
  * and replaying it, affinity moves under fire with delivered == fired, a
  * spoofed requester id blocked, a timer without FSB capability refused,
- * and allocation failure injection with nothing leaked.
+ * the start parking the comparator far ahead before opening the interrupt
+ * (register trace; no interrupt before the first arm with a previous
+ * owner's comparator about to match), and allocation failure injection
+ * with nothing leaked.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -407,6 +410,157 @@ static void test_spoofed_requester(void **state)
 	fx_down(&f);
 }
 
+/* ---- Start: the comparator is parked before the interrupt is opened ------------------ */
+
+/*
+ * A spy in front of the simulated HPET (which sits 4 KiB higher): every
+ * access of the library is forwarded and recorded, and at the write that
+ * opens a timer's interrupt (INT_ENB 0 -> 1) the comparator and the main
+ * counter are sampled as the hardware sees them at that instant.
+ */
+#define SPY_REAL_BASE (SIM_HPET_DEFAULT_BASE + 0x1000ull)
+#define SPY_MAX 4096u
+
+struct spy_rec {
+	bool write;
+	uint32_t off;
+	uint64_t val;
+};
+
+static struct spy {
+	struct sim_machine *m;
+	bool on;
+	unsigned int n;
+	struct spy_rec rec[SPY_MAX];
+	bool opened;            /* an INT_ENB 0 -> 1 write of timer 0 was seen */
+	unsigned int open_at;   /* its record index */
+	uint64_t cmp_at_open, cnt_at_open;
+} spy;
+
+static void spy_log(bool write, uint64_t off, uint64_t val)
+{
+	if (spy.on && spy.n < SPY_MAX)
+		spy.rec[spy.n++] = (struct spy_rec){ write, (uint32_t)off, val };
+}
+
+static uint64_t spy_read(void *opaque, uint64_t off, unsigned int size)
+{
+	uint64_t v = sim_cpu_read(spy.m, 0, SPY_REAL_BASE + off, size);
+
+	spy_log(false, off, v);
+	return v;
+}
+
+static void spy_write(void *opaque, uint64_t off, uint64_t v, unsigned int size)
+{
+	if (spy.on && !spy.opened && off == SIM_HPET_TN_CONF(0) && (v & SIM_HPET_TN_INT_ENB) &&
+	    !(sim_cpu_read(spy.m, 0, SPY_REAL_BASE + off, 4) & SIM_HPET_TN_INT_ENB)) {
+		spy.opened = true;
+		spy.open_at = spy.n;
+		spy.cmp_at_open = sim_cpu_read(spy.m, 0, SPY_REAL_BASE + SIM_HPET_TN_CMP(0), 8);
+		spy.cnt_at_open = sim_cpu_read(spy.m, 0, SPY_REAL_BASE + SIM_HPET_MAIN_CNT, 8);
+	}
+	spy_log(true, off, v);
+	sim_cpu_write(spy.m, 0, SPY_REAL_BASE + off, v, size);
+}
+
+static const struct sim_region_ops spy_ops = { .read = spy_read, .write = spy_write };
+
+/*
+ * @mode32: a previous owner left timer 0 in 32-bit mode (the library keeps
+ * Tn_32MODE_CNF), so only the comparator's low 32 bits count.
+ * @stale: ticks ahead of the counter at which the previous owner left the
+ * comparator (0: left alone, i.e. 0, behind the running counter).
+ */
+static void check_start_parks(uint64_t seed, bool mode32, uint64_t stale)
+{
+	struct sim_hpet_config hc = { .base = SPY_REAL_BASE };
+	struct testbed_opts o = { .nr_cpus = 4, .seed = seed, .ram_size = RAM_SIZE };
+	struct ik_x86_hpet_config c = { .requester_id = SIM_HPET_DEFAULT_RID };
+	struct sim_hpet_timer_stats st;
+	struct ik_x86_hpet *h;
+	struct sim_hpet *sh;
+	struct testbed tb;
+	unsigned int saved, cnt_read = SPY_MAX, cmp_write = SPY_MAX;
+	uint64_t dist;
+	int irq;
+
+	testbed_init(&tb, &o);
+	sh = sim_hpet_create(tb.m, &hc);
+	assert_non_null(sh);
+	memset(&spy, 0, sizeof(spy));
+	spy.m = tb.m;
+	assert_int_equal(sim_map_region(tb.m, SIM_HPET_DEFAULT_BASE, SIM_HPET_SIZE, &spy_ops, NULL,
+					"hpet-spy"), 0);
+	assert_int_equal(ik_x86_hpet_create(&c, &h), 0);
+	/* The previous owner's leftovers (INT_ENB clear: the library's start opens it). */
+	if (mode32)
+		sim_cpu_write(tb.m, 0, SPY_REAL_BASE + SIM_HPET_TN_CONF(0),
+			      sim_cpu_read(tb.m, 0, SPY_REAL_BASE + SIM_HPET_TN_CONF(0), 8) |
+			      SIM_HPET_TN_32MODE, 8);
+	if (stale)
+		sim_cpu_write(tb.m, 0, SPY_REAL_BASE + SIM_HPET_TN_CMP(0),
+			      sim_cpu_read(tb.m, 0, SPY_REAL_BASE + SIM_HPET_MAIN_CNT, 8) + stale, 8);
+
+	/* Few interleavings: the stale match stays due after the start, not before it. */
+	saved = sim_set_interleave(tb.m, 1);
+	spy.on = true;
+	irq = ik_x86_hpet_timer_alloc_irq(h, 0);
+	assert_true(irq > 0);
+	handled[0] = 0;
+	assert_int_equal(ik_request_irq((unsigned int)irq, timer_handler, 0, "hpet",
+					(void *)(uintptr_t)0), 0);
+	spy.on = false;
+	sim_set_interleave(tb.m, saved);
+
+	/* The trace: counter read, then comparator written, then INT_ENB opened. */
+	assert_true(spy.opened);
+	for (unsigned int i = 0; i < spy.open_at; i++) {
+		if (!spy.rec[i].write && spy.rec[i].off == SIM_HPET_MAIN_CNT)
+			cnt_read = i;
+		if (spy.rec[i].write && spy.rec[i].off == SIM_HPET_TN_CMP(0) && cnt_read < i)
+			cmp_write = i;
+	}
+	assert_true(cnt_read < cmp_write && cmp_write < spy.open_at);
+	/* ... far ahead at the instant of the enable, within the comparator's width. */
+	if (mode32) {
+		dist = (uint32_t)(spy.cmp_at_open - spy.cnt_at_open);
+		assert_true(dist >= (1ull << 30) && dist < (1ull << 31));
+	} else {
+		dist = spy.cmp_at_open - spy.cnt_at_open;
+		assert_true(dist >= (1ull << 48) && dist < (1ull << 62));
+	}
+
+	if (!mode32) {
+		/* Nothing before the first arm, however long it takes. */
+		sim_run_until_idle(tb.m);
+		assert_int_equal(handled[0], 0);
+		sim_hpet_timer_stats(sh, 0, &st);
+		assert_int_equal(st.sent, 0);
+	}
+	assert_int_equal(ik_x86_hpet_timer_arm(h, 0, 5), 0);
+	sim_run_until_idle(tb.m);
+	assert_int_equal(handled[0], 1);
+	assert_int_equal(testbed_spurious(&tb), 0);
+
+	assert_int_equal(ik_free_irq((unsigned int)irq, (void *)(uintptr_t)0), 0);
+	assert_int_equal(ik_x86_hpet_timer_free_irq(h, 0), 0);
+	sim_run_until_idle(tb.m);
+	ik_x86_hpet_destroy(h);
+	assert_int_equal(testbed_fini(&tb), 0);
+}
+
+static void test_start_parks_comparator(void **state)
+{
+	static const uint64_t seeds[] = { 1, 2, 3, 11, 29 };
+
+	for (unsigned int s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++) {
+		check_start_parks(seeds[s], false, 100000);
+		check_start_parks(seeds[s], false, 0);
+		check_start_parks(seeds[s], true, 100000);
+	}
+}
+
 static void test_refusals(void **state)
 {
 	struct sim_hpet_config hc = { .nr_timers = 4, .fsb_mask_given = true, .fsb_mask = 0x5 };
@@ -509,6 +663,7 @@ int main(void)
 		cmocka_unit_test(test_affinity_moves),
 		cmocka_unit_test(test_hotplug),
 		cmocka_unit_test(test_spoofed_requester),
+		cmocka_unit_test(test_start_parks_comparator),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_failure_injection),
 	};

@@ -16,12 +16,15 @@
 
 #define HPET_GCAP_ID            0x000u
 #define  GCAP_NUM_TIM(v)         ((unsigned int)(((v) >> 8) & 0x1F) + 1)
+#define  GCAP_COUNT_SIZE_64      IK_BIT(13)
 #define HPET_GEN_CONF           0x010u
 #define  GEN_ENABLE              IK_BIT(0)
 #define HPET_TN_CONF(n)         (0x100u + 0x20u * (n))
 #define  TN_INT_TYPE_LEVEL       IK_BIT(1)
 #define  TN_INT_ENB              IK_BIT(2)
 #define  TN_TYPE_PERIODIC        IK_BIT(3)
+#define  TN_SIZE_CAP_64          IK_BIT(5)
+#define  TN_32MODE               IK_BIT(8)
 #define  TN_FSB_EN               IK_BIT(14)
 #define  TN_FSB_DEL_CAP          IK_BIT(15)
 #define HPET_TN_CMP(n)          (0x108u + 0x20u * (n))
@@ -32,6 +35,7 @@ struct ik_x86_hpet {
 	struct ik_device *dev;
 	uint64_t base;
 	unsigned int nr_timers;
+	bool counter_64;        /* GCAP_ID.COUNT_SIZE_CAP */
 	uint32_t fsb_cap;       /* bit n: timer n can deliver through FSB */
 	char name[IK_DEVICE_NAME_MAX];
 };
@@ -67,13 +71,56 @@ static void hpet_write_msg(struct ik_irq_data *d, const struct ik_msi_msg *msg)
 	ik_os_mmio_write32(route + 4, msg->address_lo);
 }
 
+/*
+ * How far ahead of the main counter a comparator is parked before its
+ * interrupt is opened.  A real HPET matches on equality only, so any value
+ * not reached soon would do; emulators (QEMU) match on "counter >=
+ * comparator" within a signed half range, and fire at once for a value
+ * they see as behind.  So: just under half the range for a 32-bit
+ * comparator (~150 s at the usual 14.318 MHz), and 2^56 ticks for a
+ * 64-bit one (over 20 years even at the fastest 100 MHz the specification
+ * allows, while ticks times a period of at most 100 ns still fits a signed
+ * 64-bit nanosecond count, which an emulator may compute).
+ */
+#define HPET_PARK_32 0x7FFFFFFFull
+#define HPET_PARK_64 (1ull << 56)
+
+/*
+ * Open the interrupt of a timer whose INT_ENB is clear.  The comparator
+ * may hold anything: a previous owner's value, the reset value, the last
+ * match.  A value about to be reached would send a match nobody armed
+ * (real HPET), a value behind the counter one at once (QEMU).  So, in
+ * this order: read the main counter, move the comparator far ahead of it
+ * (while INT_ENB is still clear, so even a comparator written in two
+ * halves cannot deliver a half-written value), and only then set INT_ENB.
+ * The first ik_x86_hpet_timer_arm() brings it back.  A timer in 32-bit mode
+ * (or without 64-bit capability) compares the low 32 bits only: the
+ * distance must be within that range.
+ */
+static void hpet_open(const struct ik_x86_hpet *h, unsigned int n, uint32_t conf)
+{
+	bool wide = h->counter_64 && (conf & TN_SIZE_CAP_64) && !(conf & TN_32MODE);
+	uint64_t now = ik_os_mmio_read64(h->base + HPET_MAIN_CNT);
+
+	ik_os_mmio_write64(h->base + HPET_TN_CMP(n), now + (wide ? HPET_PARK_64 : HPET_PARK_32));
+	conf_write(h, n, conf | TN_INT_ENB);
+}
+
+/*
+ * INT_ENB is the store's startup/shutdown gate only (the domain has no
+ * runtime source masking: see the header), so "on" with INT_ENB clear is
+ * the start of the interrupt, before any arm.
+ */
 static void hpet_set_enb(struct ik_irq_data *d, bool on)
 {
 	const struct ik_x86_hpet *h = hpet_of(d);
 	unsigned int n = (unsigned int)d->hwirq;
 	uint32_t conf = conf_read(h, n);
 
-	conf_write(h, n, on ? conf | TN_INT_ENB : conf & ~(uint32_t)TN_INT_ENB);
+	if (on && !(conf & TN_INT_ENB))
+		hpet_open(h, n, conf);
+	else if (!on)
+		conf_write(h, n, conf & ~(uint32_t)TN_INT_ENB);
 }
 
 static void hpet_mask(struct ik_irq_data *d)
@@ -174,6 +221,7 @@ int ik_x86_hpet_create(const struct ik_x86_hpet_config *cfg, struct ik_x86_hpet 
 		goto err_free;
 	}
 	h->nr_timers = GCAP_NUM_TIM(gcap);
+	h->counter_64 = (gcap & GCAP_COUNT_SIZE_64) != 0;
 	for (unsigned int n = 0; n < h->nr_timers; n++) {
 		uint32_t conf = conf_read(h, n);
 
