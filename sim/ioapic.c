@@ -23,7 +23,12 @@ struct sim_ioapic {
 	uint32_t regsel;
 	uint32_t id;
 	struct ioapic_pin pins[SIM_IOAPIC_MAX_PINS];
+	struct sim_ioapic *next;        /* on the registry (broadcast EOIs) */
 };
+
+/* Every I/O APIC of every machine: what a local APIC's broadcast EOI reaches. */
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sim_ioapic *registry;
 
 struct msg {
 	bool send;
@@ -212,6 +217,14 @@ static void ioapic_free(void *arg)
 {
 	struct sim_ioapic *io = arg;
 
+	pthread_mutex_lock(&registry_lock);
+	for (struct sim_ioapic **pp = &registry; *pp; pp = &(*pp)->next) {
+		if (*pp == io) {
+			*pp = io->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&registry_lock);
 	pthread_mutex_destroy(&io->lock);
 	free(io);
 }
@@ -246,8 +259,27 @@ struct sim_ioapic *sim_ioapic_create(struct sim_machine *m, const struct sim_ioa
 		ioapic_free(io);
 		return NULL;
 	}
+	pthread_mutex_lock(&registry_lock);
+	io->next = registry;
+	registry = io;
+	pthread_mutex_unlock(&registry_lock);
 	sim_machine_add_cleanup(m, ioapic_free, io);
 	return io;
+}
+
+void sim_ioapic_broadcast_eoi(struct sim_machine *m, unsigned int vector)
+{
+	struct sim_ioapic *to[16];
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (struct sim_ioapic *io = registry; io && n < 16; io = io->next)
+		if (io->m == m)
+			to[n++] = io;
+	pthread_mutex_unlock(&registry_lock);
+	/* Registry order is newest first; the bus reaches them all the same. */
+	while (n--)
+		sim_ioapic_eoi(to[n], vector);
 }
 
 void sim_ioapic_pin_stats(struct sim_ioapic *io, unsigned int pin, struct sim_ioapic_pin_stats *out)

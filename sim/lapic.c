@@ -8,6 +8,15 @@
  * is written but never raise an interrupt.
  */
 #include "sim_internal.h"
+#include "sim_ioapic.h"
+
+/*
+ * Directed EOI (SDM 11.8.5): version bit 24 says the LAPIC can suppress
+ * the EOI broadcast; SVR bit 12 turns the broadcast off, after which
+ * software EOIs level entries at the I/O APIC (its EOI register).
+ */
+#define LAPIC_VERSION_SUPPRESS_EOI_BROADCAST (1u << 24)
+#define LAPIC_SVR_SUPPRESS_EOI_BROADCAST     (1u << 12)
 
 static struct sim_lapic *lapic_of(struct sim_machine *m, unsigned int cpu)
 {
@@ -136,7 +145,7 @@ static uint32_t read_locked(struct sim_lapic *l, uint32_t offset)
 	case LAPIC_REG_ID:
 		return l->apic_id << 24;
 	case LAPIC_REG_VERSION:
-		return LAPIC_VERSION_VALUE;
+		return LAPIC_VERSION_VALUE | LAPIC_VERSION_SUPPRESS_EOI_BROADCAST;
 	case LAPIC_REG_TPR:
 		return l->tpr;
 	case LAPIC_REG_APR:
@@ -203,7 +212,7 @@ static int eoi_locked(struct sim_lapic *l, bool *level)
 void sim_lapic_write(struct sim_machine *m, unsigned int cpu, uint32_t offset, uint32_t value)
 {
 	struct sim_lapic *l = lapic_of(m, cpu);
-	bool send_ipi = false, level = false, kick = false;
+	bool send_ipi = false, level = false, kick = false, broadcast = false;
 	uint32_t icr_lo = 0, icr_hi = 0;
 	int retired = -1, lvt;
 
@@ -218,6 +227,7 @@ void sim_lapic_write(struct sim_machine *m, unsigned int cpu, uint32_t offset, u
 	case LAPIC_REG_EOI:
 		retired = eoi_locked(l, &level);
 		kick = retired >= 0;
+		broadcast = retired >= 0 && level && !(l->svr & LAPIC_SVR_SUPPRESS_EOI_BROADCAST);
 		break;
 	case LAPIC_REG_LDR:
 		l->ldr = value & 0xFF000000u;
@@ -278,6 +288,9 @@ void sim_lapic_write(struct sim_machine *m, unsigned int cpu, uint32_t offset, u
 			sim_stat_inc(m, SIM_STAT_LEVEL_EOIS);
 		sim_trace(m, SIM_TRACE_EOI, cpu, (unsigned int)retired, level);
 	}
+	/* Outside the LAPIC lock: the I/O APIC may send the next message at once. */
+	if (broadcast)
+		sim_ioapic_broadcast_eoi(m, (unsigned int)retired);
 	/* A lower priority may have unblocked a pending vector. */
 	if (kick)
 		sim_kick_cpu(m, cpu);

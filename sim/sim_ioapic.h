@@ -33,8 +33,13 @@
  *    82093AA) and counted as masked_drops.
  *  - Level entries: while the line is asserted, the entry unmasked and
  *    Remote IRR clear, a message is sent and Remote IRR set.  Remote IRR
- *    is cleared by an EOI for the entry's vector (the EOI register, or a
- *    local APIC's broadcast EOI if one is wired: sim_ioapic_eoi());
+ *    is cleared by an EOI for the entry's vector: the EOI register
+ *    (directed EOI), or a local APIC's broadcast EOI -- every LAPIC EOI
+ *    that retires a level-triggered vector (TMR bit set) is broadcast to
+ *    every I/O APIC of the machine unless that LAPIC has EOI-broadcast
+ *    suppression on (SVR bit 12; the LAPIC reports the capability in its
+ *    version register, bit 24).  A broadcast matches on the vector alone,
+ *    whatever CPU the entry targets (as on the hardware);
  *    a line still asserted then delivers again.  Unmasking an asserted
  *    line with Remote IRR clear delivers.
  * Messages are bus-master writes with the I/O APIC's requester id
@@ -96,6 +101,13 @@ void sim_ioapic_set_line(struct sim_ioapic *io, unsigned int pin, bool asserted)
 void sim_ioapic_pulse(struct sim_ioapic *io, unsigned int pin);
 /* A broadcast EOI for @vector (what a local APIC sends for a level vector). */
 void sim_ioapic_eoi(struct sim_ioapic *io, unsigned int vector);
+/*
+ * The local APIC's EOI broadcast: sim_ioapic_eoi() on every I/O APIC of
+ * @m (at most 16).  sim/lapic.c calls it for an EOI that retires a
+ * level-triggered vector (TMR set) unless the LAPIC's SVR bit 12 (EOI
+ * broadcast suppression; supported: version register bit 24) is set.
+ */
+void sim_ioapic_broadcast_eoi(struct sim_machine *m, unsigned int vector);
 
 struct sim_ioapic_pin_stats {
 	uint64_t sent;		/* messages sent */

@@ -29,6 +29,14 @@ static struct sim_machine *machine(void)
 	idt.no_eoi = false;
 	sim_test_idt_install(m, &idt);
 	sim_test_enable_lapics(m);
+	/*
+	 * The test IDT EOIs every vector at the LAPIC: suppress the EOI
+	 * broadcast (SVR bit 12), so Remote IRR moves only with the EOIs these
+	 * tests send (directed, or sim_ioapic_eoi()).  Broadcasts are tested in
+	 * tests/unit/test_ioapic_eoi_broadcast.c.
+	 */
+	for (unsigned int cpu = 0; cpu < sim_nr_cpus(m); cpu++)
+		sim_test_lapic_write(m, cpu, T_LAPIC_SVR, 0x1FF | 1u << 12);
 	return m;
 }
 

@@ -32,7 +32,8 @@ static void test_id_and_version(void **state)
 	for (unsigned int cpu = 0; cpu < 4; cpu++) {
 		/* The same address reaches the accessing CPU's own LAPIC. */
 		assert_int_equal(sim_test_lapic_read(m, cpu, T_LAPIC_ID), ids[cpu] << 24);
-		assert_int_equal(sim_test_lapic_read(m, cpu, T_LAPIC_VERSION), 0x00050014);
+		/* Bit 24: EOI-broadcast suppression (directed EOI) supported. */
+		assert_int_equal(sim_test_lapic_read(m, cpu, T_LAPIC_VERSION), 0x01050014);
 		assert_int_equal(sim_cpu_apic_id(m, cpu), ids[cpu]);
 	}
 	/* ID and version are read-only here. */

@@ -11,6 +11,9 @@
 #define APIC_EOI     0x0B0
 #define APIC_SVR     0x0F0
 #define APIC_SVR_ENABLE IK_BIT(8)
+#define APIC_SVR_SUPPRESS_EOI_BROADCAST IK_BIT(12) /* directed EOI: no broadcast to I/O APICs */
+#define APIC_LVR     0x030
+#define APIC_LVR_SUPPRESS_EOI_BROADCAST IK_BIT(24) /* the LAPIC can suppress it */
 #define APIC_ISR     0x100
 #define APIC_IRR     0x200
 #define APIC_ICR_LO  0x300

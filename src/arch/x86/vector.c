@@ -592,7 +592,17 @@ int ik_x86_cpu_online(void)
 		return -IK_ENODEV;
 	vec.apic_id[cpu] = apic_read(APIC_ID) >> 24;
 	apic_write(APIC_TPR, 0);
-	apic_write(APIC_SVR, APIC_SVR_ENABLE | 0xFF);
+	/*
+	 * Level I/O APIC entries are EOIed at the I/O APIC (directed EOI:
+	 * ioapic.c, needed under remapping, where the LAPIC sees an edge).  A
+	 * broadcast on top would clear Remote IRR early: the entry, still
+	 * asserted, sends again and the directed EOI then clears the Remote
+	 * IRR of that new message.  So suppress the broadcast where the LAPIC
+	 * can (version bit 24).
+	 */
+	apic_write(APIC_SVR, APIC_SVR_ENABLE | 0xFF |
+		   (apic_read(APIC_LVR) & APIC_LVR_SUPPRESS_EOI_BROADCAST ?
+		    APIC_SVR_SUPPRESS_EOI_BROADCAST : 0));
 
 	flags = ik_os_spin_lock_irqsave(&vec.lock);
 	for (unsigned int v = 0; v < IK_X86_NR_VECTORS; v++)
