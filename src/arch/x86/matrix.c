@@ -282,19 +282,22 @@ static uint32_t mx_tree_best_sub(const uint32_t *n, unsigned int idx, unsigned i
  * Mask scanning.  The mask must be read word by word up to nr_cpus, so for
  * big machines the scan is what costs: blocks of MX_SCAN_BLOCK words are
  * ORed together and empty blocks are skipped.  Plain 64-bit integers, four
- * independent OR chains (no dependency between them, so the loads and ORs
- * overlap): no vector types, so the file builds under -mgeneral-regs-only /
- * -mno-sse kernels, and a compiler allowed to use vectors may still do so.
+ * independent OR chains (the loads and ORs overlap), no vector types: the
+ * file builds for -mgeneral-regs-only / -mno-sse kernels.  Eight-word
+ * blocks: short chains, and a non-empty block costs few extra reads.
  */
-#define MX_SCAN_BLOCK 16
+#define MX_SCAN_BLOCK 8
 
 static inline bool mx_block_empty(const uint64_t *p)
 {
-	uint64_t a = p[0] | p[4] | p[8] | p[12];
-	uint64_t b = p[1] | p[5] | p[9] | p[13];
-	uint64_t c = p[2] | p[6] | p[10] | p[14];
-	uint64_t d = p[3] | p[7] | p[11] | p[15];
+	uint64_t a = 0, b = 0, c = 0, d = 0;
 
+	for (unsigned int i = 0; i < MX_SCAN_BLOCK; i += 4) {
+		a |= p[i];
+		b |= p[i + 1];
+		c |= p[i + 2];
+		d |= p[i + 3];
+	}
 	return !((a | b) | (c | d));
 }
 
