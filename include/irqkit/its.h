@@ -147,7 +147,8 @@ struct ik_its_stats {
 	uint64_t commands;              /* commands submitted (SYNCs included) */
 	uint64_t syncs;
 	uint64_t movis;
-	uint64_t handled;               /* LPIs acknowledged and handled */
+	uint64_t retriggers;            /* INTs issued: resends (lazy disable, in progress elsewhere) */
+	uint64_t handled;               /* LPIs acknowledged and given to their flow handler */
 	uint64_t spurious;              /* LPIs acknowledged with no interrupt */
 	uint64_t errors;                /* command timeouts */
 	uint64_t itt_grows;             /* event tables grown (remapped larger) */

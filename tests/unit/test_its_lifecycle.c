@@ -209,6 +209,8 @@ static void run_scenario2(uint64_t seed, bool with_flag, struct s2 *s)
 	sim_run_until_idle(f.pb.tb.m);
 
 	assert_true(s->b_took_it);
+	/* The resend is an INT, issued only with the flag. */
+	assert_int_equal(lstats().retriggers, with_flag ? 1 : 0);
 	assert_int_equal(sstats(&f).translations, 2);
 	assert_int_equal(sstats(&f).coalesced, 0);
 	assert_int_equal(sstats(&f).dropped_unmapped_event, 0);

@@ -175,11 +175,19 @@ static void test_threaded_moves(void **state)
 	assert_true(moves > 0);
 	assert_int_equal(ik_its_get_stats(&st), 0);
 	assert_int_equal(st.errors, 0);
-	assert_int_equal(st.handled, (uint64_t)T_EVENTS * T_LINES);
+	/*
+	 * Every acknowledgement reached a flow handler; an event taken on a new
+	 * CPU while the old one still ran the handler (reference scenario 2)
+	 * is acknowledged twice: kept as pending there, resent (INT) by the
+	 * old CPU, acknowledged again and handled once -- runs == events above.
+	 */
+	assert_true(st.handled >= (uint64_t)T_EVENTS * T_LINES);
+	assert_true(st.handled <= (uint64_t)T_EVENTS * T_LINES + st.retriggers);
 	assert_int_equal(testbed_spurious(&pb.tb), 0);
 	if (getenv("IK_TEST_VERBOSE"))
-		printf("its threaded: %u moves, %llu MOVIs, %llu spurious notifications\n", moves,
-		       (unsigned long long)st.movis, (unsigned long long)st.spurious);
+		printf("its threaded: %u moves, %llu MOVIs, %llu spurious notifications, %llu "
+		       "resends\n", moves, (unsigned long long)st.movis,
+		       (unsigned long long)st.spurious, (unsigned long long)st.retriggers);
 	for (unsigned int i = 0; i < T_LINES; i++)
 		assert_int_equal(ik_free_irq(tlines[i].irq, &tlines[i]), 0);
 	for (unsigned int d = 0; d < 2; d++) {

@@ -579,6 +579,7 @@ static int its_retrigger(struct ik_irq_data *d)
 	if (ii->mapped) {
 		its_cmd_locked(cmd_dev(CMD_INT, ii->dev->devid), ii->event, 0);
 		ret = its_sync_locked(ii->cpu) ? 0 : 1;
+		its.stats.retriggers += ret;
 	}
 	ik_os_spin_unlock_irqrestore(&its.lock, flags);
 	return ret;
