@@ -96,7 +96,7 @@ static double time_pairs(struct ik_irq_matrix *m, const ik_cpumask_t *mask)
 }
 
 /*
- * The word-block mask scan only runs with more than 1024 CPUs, which the
+ * The word-block mask scan only runs with more than 512 CPUs, which the
  * unit tests (built for IK_CPUS_MAX 256) cannot reach: cross-check the
  * chosen CPU against a naive scan for random masks of several shapes.
  */

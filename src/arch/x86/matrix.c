@@ -55,7 +55,7 @@
  *    since nothing above it can then change.  O(log n), usually less.
  *  - Query with mask == NULL ("every online CPU"): the root.  O(1).
  *  - Query with an explicit mask: the mask words that cover real CPUs are
- *    scanned in blocks of 16 (1024 CPUs), empty blocks skipped with a few
+ *    scanned in blocks of MX_SCAN_BLOCK words (512 CPUs), empty blocks skipped with a few
  *    wide ORs.  A word with a single CPU costs one leaf read.  For any
  *    other non-empty word the 64-CPU node is consulted first: if its key
  *    cannot beat the best found so far the word is pruned; if the word
