@@ -119,6 +119,13 @@ void jw_u64(struct jw *j, uint64_t v)
 	fprintf(j->out, "%" PRIu64, v);
 }
 
+/* A key and its unsigned value: the common case of the summary objects. */
+void jw_key_u64(struct jw *j, const char *key, uint64_t v)
+{
+	jw_key(j, key);
+	jw_u64(j, v);
+}
+
 void jw_i64(struct jw *j, int64_t v)
 {
 	before_value(j);

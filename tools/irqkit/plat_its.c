@@ -266,34 +266,22 @@ static void its_summary_json(struct world *w, struct jw *j)
 	sim_its_get_stats(pl->its, &s);
 	jw_key(j, "its");
 	jw_obj(j);
-	jw_key(j, "translations");
-	jw_u64(j, s.translations);
-	jw_key(j, "coalesced");
-	jw_u64(j, s.coalesced);
+	jw_key_u64(j, "translations", s.translations);
+	jw_key_u64(j, "coalesced", s.coalesced);
 	jw_key(j, "dropped");
 	jw_u64(j, s.dropped_disabled + s.dropped_unmapped_device + s.dropped_event_range +
 		      s.dropped_unmapped_event);
-	jw_key(j, "dropped_disabled");
-	jw_u64(j, s.dropped_disabled);
-	jw_key(j, "dropped_no_device");
-	jw_u64(j, s.dropped_unmapped_device);
-	jw_key(j, "dropped_event_range");
-	jw_u64(j, s.dropped_event_range);
-	jw_key(j, "dropped_no_event");
-	jw_u64(j, s.dropped_unmapped_event);
-	jw_key(j, "notifies");
-	jw_u64(j, s.notifies);
-	jw_key(j, "commands");
-	jw_u64(j, s.commands);
-	jw_key(j, "command_errors");
-	jw_u64(j, s.cmd_errors);
+	jw_key_u64(j, "dropped_disabled", s.dropped_disabled);
+	jw_key_u64(j, "dropped_no_device", s.dropped_unmapped_device);
+	jw_key_u64(j, "dropped_event_range", s.dropped_event_range);
+	jw_key_u64(j, "dropped_no_event", s.dropped_unmapped_event);
+	jw_key_u64(j, "notifies", s.notifies);
+	jw_key_u64(j, "commands", s.commands);
+	jw_key_u64(j, "command_errors", s.cmd_errors);
 	if (!ik_its_get_stats(&ls)) {
-		jw_key(j, "lpis_used");
-		jw_u64(j, ls.lpis_used);
-		jw_key(j, "lpis");
-		jw_u64(j, ls.lpis);
-		jw_key(j, "devices");
-		jw_u64(j, ls.devices);
+		jw_key_u64(j, "lpis_used", ls.lpis_used);
+		jw_key_u64(j, "lpis", ls.lpis);
+		jw_key_u64(j, "devices", ls.devices);
 	}
 	jw_obj_end(j);
 }

@@ -322,14 +322,10 @@ static void x86_summary_json(struct world *w, struct jw *j)
 		return;
 	jw_key(j, "dmar");
 	jw_obj(j);
-	jw_key(j, "fault_irq");
-	jw_u64(j, ik_x86_dmar_fault_irq(w->plat_priv));
-	jw_key(j, "interrupts");
-	jw_u64(j, st.interrupts);
-	jw_key(j, "faults");
-	jw_u64(j, st.faults);
-	jw_key(j, "overflows");
-	jw_u64(j, st.overflows);
+	jw_key_u64(j, "fault_irq", ik_x86_dmar_fault_irq(w->plat_priv));
+	jw_key_u64(j, "interrupts", st.interrupts);
+	jw_key_u64(j, "faults", st.faults);
+	jw_key_u64(j, "overflows", st.overflows);
 	jw_key(j, "last_faults");
 	jw_arr(j);
 	n = ik_x86_dmar_fault_log(w->plat_priv, f, 4);
@@ -339,12 +335,10 @@ static void x86_summary_json(struct world *w, struct jw *j)
 		snprintf(sid, sizeof(sid), "%02x:%02x.%x", f[i].source_id >> 8,
 			 (f[i].source_id >> 3) & 0x1F, f[i].source_id & 7);
 		jw_obj(j);
-		jw_key(j, "reason");
-		jw_u64(j, f[i].reason);
+		jw_key_u64(j, "reason", f[i].reason);
 		jw_key(j, "source_id");
 		jw_str(j, sid);
-		jw_key(j, "index");
-		jw_u64(j, f[i].index);
+		jw_key_u64(j, "index", f[i].index);
 		jw_obj_end(j);
 	}
 	jw_arr_end(j);

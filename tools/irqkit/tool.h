@@ -656,6 +656,7 @@ void jw_arr_end(struct jw *j);
 void jw_key(struct jw *j, const char *key);
 void jw_str(struct jw *j, const char *s);
 void jw_u64(struct jw *j, uint64_t v);
+void jw_key_u64(struct jw *j, const char *key, uint64_t v);
 void jw_i64(struct jw *j, int64_t v);
 void jw_bool(struct jw *j, bool v);
 void jw_null(struct jw *j);
