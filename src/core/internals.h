@@ -8,47 +8,64 @@
 
 #include "xarray.h"
 
+/*
+ * One installed handler.  Laid out without holes (80 bytes on LP64, checked
+ * by tests/unit/test_desc_size.c): the interrupt number is the descriptor's
+ * (desc->irq_data.irq) and the flags fit 16 bits (static assert in manage.c).
+ */
 struct ik_irqaction {
 	ik_irq_handler_t handler;
 	ik_irq_handler_t thread_fn;
 	void *dev_id;
-	unsigned int flags;             /* IK_IRQF_* */
 	const char *name;
-	unsigned int irq;
 	struct ik_irq_desc *desc;
 	struct ik_irqaction *next;
 	struct ik_os_work thread_work;
 	uint32_t thread_mask;           /* this action's bit in desc->threads_oneshot */
+	uint16_t flags;                 /* IK_IRQF_* */
 	bool thread_queued;             /* under desc->lock */
 };
 
+/*
+ * Field order avoids holes: the 4-byte fields (and the 4-aligned spinlock)
+ * sit together, and the per-CPU counts are a flexible array in the same
+ * allocation (one load less in the flow handlers, no pointer).  The
+ * descriptor takes ik_irq_desc_bytes(nr_cpus); test_desc_size.c holds it
+ * to the documented bound.
+ */
 struct ik_irq_desc {
 	struct ik_irq_common_data common;
 	struct ik_irq_data irq_data;    /* outermost level */
 	ik_irq_flow_handler_t handle_irq;
 	struct ik_irqaction *action;    /* list, modified under lock + request_mutex */
+	struct ik_storm *storm;         /* handled-storm policy (storm.c), or NULL */
+	/* Spurious detection (spurious.c), under lock. */
+	uint64_t last_unhandled_ns;
+	uint64_t spurious_disables;
+	uint64_t storms;                /* storms detected, under lock */
+	ik_cpumask_t pending_mask;      /* deferred affinity move */
+	ik_mutex_t request_mutex;
 	uint32_t istate;                /* IK_IRQS_*, under lock */
 	unsigned int depth;             /* nested disables; 1 while shut down */
 	unsigned int nr_actions;
-	/* Spurious detection (spurious.c), under lock. */
-	uint32_t irq_count;
-	uint32_t irqs_unhandled;
-	uint64_t last_unhandled_ns;
-	uint64_t spurious_disables;
-	struct ik_storm *storm;         /* handled-storm policy (storm.c), or NULL */
-	uint64_t storms;                /* storms detected, under lock */
+	uint32_t irq_count;             /* spurious.c, under lock */
+	uint32_t irqs_unhandled;        /* spurious.c, under lock */
 	uint32_t threads_handled;       /* threaded handlers that returned HANDLED */
 	uint32_t threads_handled_last;  /* snapshot, bit 31: accounting deferred */
 	/* Threaded handlers. */
 	uint32_t threads_oneshot;       /* threads that must finish before unmask */
 	uint32_t threads_active;        /* queued or running threads */
 	uint32_t handlers_running;      /* CPUs inside the actions of this desc */
-	uint64_t *kstat;                /* per-CPU handled counts */
-	ik_cpumask_t pending_mask;      /* deferred affinity move */
-	ik_spinlock_t lock;
-	ik_mutex_t request_mutex;
 	unsigned int alloc_nr;          /* size of the allocation this desc starts; 0 if not first */
+	ik_spinlock_t lock;
+	uint64_t kstat[];               /* per-CPU handled counts, ik_nr_cpus() of them */
 };
+
+/* Bytes of one descriptor allocation with its per-CPU counts. */
+static inline size_t ik_irq_desc_bytes(unsigned int nr_cpus)
+{
+	return sizeof(struct ik_irq_desc) + (size_t)nr_cpus * sizeof(uint64_t);
+}
 
 #define ik_desc_irqd(desc) (&(desc)->irq_data)
 

@@ -175,15 +175,10 @@ static int find_free_range(unsigned int nr)
 
 static struct ik_irq_desc *desc_alloc(unsigned int irq, const struct ik_irq_affinity_desc *aff)
 {
-	struct ik_irq_desc *desc = ik_os_alloc(sizeof(*desc));
+	struct ik_irq_desc *desc = ik_os_alloc(ik_irq_desc_bytes(core.nr_cpus));
 
 	if (!desc)
 		return NULL;
-	desc->kstat = ik_os_alloc(core.nr_cpus * sizeof(uint64_t));
-	if (!desc->kstat) {
-		ik_os_free(desc);
-		return NULL;
-	}
 	desc->irq_data.irq = irq;
 	desc->irq_data.common = &desc->common;
 	desc->handle_irq = NULL;
@@ -206,7 +201,6 @@ static void desc_free(struct ik_irq_desc *desc)
 	/* No back-off timer may run on a freed descriptor. */
 	ik_storm_free(desc);
 	ik_os_mutex_destroy(&desc->request_mutex);
-	ik_os_free(desc->kstat);
 	ik_os_free(desc);
 }
 

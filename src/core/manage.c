@@ -10,6 +10,11 @@
  */
 #include "internals.h"
 
+/* ik_irqaction keeps the flags in 16 bits. */
+_Static_assert((IK_IRQF_SHARED | IK_IRQF_ONESHOT | IK_IRQF_NO_AUTOEN | IK_IRQF_NO_DEBUG |
+		IK_IRQF_PROBE_SHARED) <= 0xFFFFu,
+	       "IK_IRQF_* no longer fit struct ik_irqaction.flags");
+
 /* ---- Threaded handlers ------------------------------------------------- */
 
 /* Context: desc->lock held. */
@@ -39,7 +44,7 @@ static void irq_thread_fn(struct ik_os_work *work)
 	action->thread_queued = false;
 	ik_os_spin_unlock_irqrestore(&desc->lock, flags);
 
-	ret = action->thread_fn(action->irq, action->dev_id);
+	ret = action->thread_fn(desc->irq_data.irq, action->dev_id);
 
 	flags = ik_os_spin_lock_irqsave(&desc->lock);
 	if (ret == IK_IRQ_HANDLED)
@@ -159,10 +164,9 @@ int ik_request_threaded_irq(unsigned int irq, ik_irq_handler_t handler,
 		return -IK_ENOMEM;
 	action->handler = handler;
 	action->thread_fn = thread_fn;
-	action->flags = flags;
+	action->flags = (uint16_t)flags;
 	action->name = name;
 	action->dev_id = dev_id;
-	action->irq = irq;
 	action->desc = desc;
 	action->thread_work.fn = irq_thread_fn;
 
