@@ -41,7 +41,6 @@ struct ik_irq_desc {
 	struct ik_storm *storm;         /* handled-storm policy (storm.c), or NULL */
 	/* Spurious detection (spurious.c), under lock. */
 	uint64_t last_unhandled_ns;
-	uint64_t spurious_disables;
 	uint64_t storms;                /* storms detected, under lock */
 	ik_cpumask_t pending_mask;      /* deferred affinity move */
 	ik_mutex_t request_mutex;
@@ -50,6 +49,7 @@ struct ik_irq_desc {
 	unsigned int nr_actions;
 	uint32_t irq_count;             /* spurious.c, under lock */
 	uint32_t irqs_unhandled;        /* spurious.c, under lock */
+	uint32_t spurious_disables;     /* spurious.c, under lock; saturates */
 	uint32_t threads_handled;       /* threaded handlers that returned HANDLED */
 	uint32_t threads_handled_last;  /* snapshot, bit 31: accounting deferred */
 	/* Threaded handlers. */

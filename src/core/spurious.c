@@ -98,7 +98,13 @@ void ik_note_interrupt(struct ik_irq_desc *desc, ik_irqreturn_t ret)
 	if (desc->irqs_unhandled > spurious_cfg.threshold) {
 		report_bad_irq(desc);
 		desc->istate |= IK_IRQS_SPURIOUS_DISABLED;
-		desc->spurious_disables++;
+		/*
+		 * 32 bits: each disable takes a full window of unhandled
+		 * interrupts and a new handler to re-enable, so this never
+		 * saturates in practice; it must not wrap to 0 if it did.
+		 */
+		if (desc->spurious_disables != UINT32_MAX)
+			desc->spurious_disables++;
 		desc->depth++;
 		ik_irq_disable(desc);
 		/* Lazy disable would let the flood in once more: mask now. */

@@ -32,12 +32,12 @@
 /*
  * Documented bound of struct ik_irq_desc: the public parts (common data
  * with its two affinity masks, the outermost irq_data), the private
- * pending mask, the request mutex and the spinlock, plus 96 bytes of
- * scalars on LP64: 3 pointers (flow handler, action list, storm), 3
- * 64-bit counters, 11 32-bit fields and 4 bytes of tail padding before
- * the per-CPU counts.  344 bytes with IK_CPUS_MAX 256.
+ * pending mask, the request mutex and the spinlock, plus 88 bytes of
+ * scalars on LP64: 3 pointers (flow handler, action list, storm), 2
+ * 64-bit fields (last unhandled time, storms) and 12 32-bit fields; no
+ * padding.  336 bytes with IK_CPUS_MAX 256.
  */
-#define DESC_SCALAR_BYTES 96u
+#define DESC_SCALAR_BYTES 88u
 #define DESC_BOUND                                                                     \
 	(sizeof(struct ik_irq_common_data) + sizeof(struct ik_irq_data) +              \
 	 sizeof(ik_cpumask_t) + sizeof(ik_mutex_t) + sizeof(ik_spinlock_t) +          \
