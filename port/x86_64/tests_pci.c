@@ -826,13 +826,18 @@ static ik_irqreturn_t e1000e_handler(unsigned int irq, void *dev_id)
 	unsigned int cpu = ik_os_cpu_id();
 	uint32_t cause = e1000_cause[v->nr];
 
+	/*
+	 * Write-1-to-clear the cause first: QEMU re-signals only when the
+	 * pending set changes, so a raise that the count below lets the test
+	 * make before the clear would find the cause still set and send
+	 * nothing (seen as "vector lost" when this vCPU was preempted here).
+	 */
+	port_mmio_write32(v->nic->bar0 + E1000_ICR, cause);
 	/* Paced: one raise is outstanding per vector; a run without one is empty. */
 	if (__atomic_exchange_n(&v->armed, 0, __ATOMIC_ACQ_REL))
 		IK_ATOMIC_INC(v->real);
 	else
 		IK_ATOMIC_INC(v->empty);
-	/* Write-1-to-clear the cause: QEMU re-signals only when the pending set changes. */
-	port_mmio_write32(v->nic->bar0 + E1000_ICR, cause);
 	if (!cpu_expected(irq, cpu))
 		IK_ATOMIC_INC(v->wrong_cpu);
 	v->last_cpu = cpu;
@@ -971,11 +976,17 @@ static int e1000e_fire(struct e1000e *n, uint32_t mask)
 	return 0;
 }
 
-/* Real interrupts == raises exactly, counted by the core too; QEMU's empty resends bounded. */
+/*
+ * Real interrupts == raises exactly; QEMU's empty resends bounded.  The
+ * core counts flow-handler entries: a message that arrives on the new CPU
+ * while the handler still runs on the old one is replayed inside that run
+ * (PENDING) and not counted again, as on Linux, so the count may be below
+ * the handler runs but never above them.
+ */
 static int e1000e_check(struct e1000e_vec *v)
 {
 	if (v->real != v->fired || v->delivered != v->real + v->empty ||
-	    ik_irq_count(v->irq) != v->delivered || v->empty > v->real || v->wrong_cpu) {
+	    ik_irq_count(v->irq) > v->delivered || v->empty > v->real || v->wrong_cpu) {
 		port_printf("FAIL e1000e vector %u: fired %llu real %llu empty %llu delivered %llu "
 			    "counted %llu wrong cpu %llu\n", v->nr, (unsigned long long)v->fired,
 			    (unsigned long long)v->real, (unsigned long long)v->empty,
