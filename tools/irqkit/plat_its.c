@@ -38,31 +38,7 @@ static struct its_plat its_plat_state;
 
 static int its_parse_opt(struct pcur *p, struct machine_cfg *cfg)
 {
-	if (p_accept(p, "apic-ids")) {
-		if (cfg->ids_given)
-			return p_error_at(p, &p->tl->tok[p->i - 1], "'apic-ids' given twice");
-		cfg->ids_given = true;
-		cfg->nr_ids = 0;
-		for (;;) {
-			uint64_t id;
-
-			if (cfg->nr_ids >= SIM_MAX_CPUS)
-				return p_error_at(p, p_peek(p), "too many APIC IDs (at most %d)",
-						  SIM_MAX_CPUS);
-			if (p_number(p, "an APIC ID (0..254)", 0, 254, &id))
-				return -1;
-			for (unsigned int i = 0; i < cfg->nr_ids; i++)
-				if (cfg->ids[i] == id)
-					return p_error_at(p, &p->tl->tok[p->i - 1],
-							  "APIC ID %llu given twice",
-							  (unsigned long long)id);
-			cfg->ids[cfg->nr_ids++] = (uint32_t)id;
-			if (!p_accept_type(p, T_COMMA))
-				break;
-		}
-		return 1;
-	}
-	return 0;
+	return plat_x86_parse_apic_ids(p, cfg);
 }
 
 static void online_fn(void *arg)

@@ -24,7 +24,11 @@
 #define IR_MEM_PHYS 0x100000ull
 #define IR_ENTRIES 4096u
 
-static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
+/*
+ * "apic-ids N, N, ...": the CPUs' local APIC IDs (both platforms use the
+ * x86 local APIC).  Return: 1 if consumed, 0 if not this option, -1 on error.
+ */
+int plat_x86_parse_apic_ids(struct pcur *p, struct machine_cfg *cfg)
 {
 	if (p_accept(p, "apic-ids")) {
 		if (cfg->ids_given)
@@ -50,6 +54,15 @@ static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
 		}
 		return 1;
 	}
+	return 0;
+}
+
+static int x86_parse_opt(struct pcur *p, struct machine_cfg *cfg)
+{
+	int ret = plat_x86_parse_apic_ids(p, cfg);
+
+	if (ret)
+		return ret;
 	if (p_accept(p, "remapping")) {
 		if (p_accept(p, "off")) {
 			cfg->remapping = false;

@@ -133,6 +133,8 @@ struct plat_cpu_stats;
 struct jw;
 struct world;
 int plat_x86_irq_target(unsigned int irq, unsigned int *cpu, unsigned int *vector, bool *moving);
+struct machine_cfg;
+int plat_x86_parse_apic_ids(struct pcur *p, struct machine_cfg *cfg);
 uint32_t plat_x86_cpu_hw_id(struct world *w, unsigned int cpu);
 int plat_x86_cpu_stats(struct world *w, unsigned int cpu, struct plat_cpu_stats *st);
 /* A token's text as a NUL-terminated string (truncated to @size). */
